@@ -1,0 +1,437 @@
+"""The one contract every quota store honours, run against memory, SQLite and a real Redis.
+
+The ``store``/``ledger`` fixtures are parametrised over the three stores (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+from langchain_modelscope._reset import RESET_TIMEZONE, next_daily_reset
+from langchain_modelscope.quota import (
+    ACCOUNT_WIDE,
+    QuotaEntry,
+    QuotaKey,
+    QuotaLedger,
+    QuotaStore,
+    account_fingerprint,
+)
+
+# ---------------------------------------------------------------------------- marking
+
+
+def test_mark_defaults_to_the_next_daily_reset(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    entry = ledger.mark_exhausted(key, reason="You have exceeded today's quota")
+
+    # The fake clock starts at 15:30 UTC (23:30 UTC+8): the reset is 16:00 UTC the same day.
+    assert entry.until == next_daily_reset(clock())
+    assert entry.until == clock().replace(hour=16, minute=0)
+    assert entry.until.utcoffset() == timedelta(0)
+    assert entry.until.astimezone(RESET_TIMEZONE).time().isoformat() == "00:00:00"
+    assert entry.recorded_at == clock()
+    assert entry.reason == "You have exceeded today's quota"
+    assert entry.key == key
+    assert entry.scope == "model"
+    assert ledger.blocked_until(key) == entry
+    assert not ledger.is_available(key)
+
+
+def test_a_mark_made_at_the_reset_lasts_until_the_next_one(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    clock.set(clock().replace(hour=16, minute=0))  # exactly 00:00 UTC+8
+    entry = ledger.mark_exhausted(key)
+    assert entry.until == clock() + timedelta(days=1)
+
+
+def test_until_only_moves_later(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    late = clock() + timedelta(hours=5)
+    first = ledger.mark_exhausted(key, late, reason="late")
+
+    # An earlier until never shortens the mark; the stored mark (and its reason) is returned.
+    second = ledger.mark_exhausted(key, clock() + timedelta(hours=1), reason="early")
+    assert second.until == late
+    assert second.reason == "late"
+    assert second == first
+    # The default (next reset, 30 min away) is earlier too.
+    assert ledger.mark_exhausted(key).until == late
+    # An equal until keeps the first mark as it is.
+    assert ledger.mark_exhausted(key, late, reason="same").reason == "late"
+
+    later = late + timedelta(seconds=1)
+    third = ledger.mark_exhausted(key, later, reason="later")
+    assert third.until == later
+    assert third.reason == "later"
+    blocked = ledger.blocked_until(key)
+    assert blocked is not None
+    assert blocked.until == later
+
+
+def test_a_model_mark_blocks_only_that_model(
+    ledger: QuotaLedger, key: QuotaKey, other_token: str
+) -> None:
+    ledger.mark_exhausted(key)
+
+    assert not ledger.is_available(key)
+    assert ledger.is_available(QuotaKey(key.provider, key.account, "Qwen/Qwen3-8B"))
+    assert ledger.is_available(key.account_wide())
+    assert ledger.is_available(QuotaKey(key.provider, account_fingerprint(other_token), key.model))
+
+
+def test_an_account_wide_mark_blocks_every_model_of_that_account_only(
+    ledger: QuotaLedger, key: QuotaKey, other_token: str
+) -> None:
+    entry = ledger.mark_exhausted(key.account_wide(), reason="insufficient_quota")
+    assert entry.scope == "account"
+
+    for model in (key.model, "Qwen/Qwen3-8B", "deepseek-ai/DeepSeek-V3.2"):
+        model_key = QuotaKey(key.provider, key.account, model)
+        assert not ledger.is_available(model_key)
+        assert ledger.blocked_until(model_key) == entry
+    assert not ledger.is_available(key.account_wide())
+    # Another account, or the same fingerprint with another provider, is unaffected.
+    assert ledger.is_available(QuotaKey(key.provider, account_fingerprint(other_token), key.model))
+    assert ledger.is_available(QuotaKey("other-provider", key.account, key.model))
+
+
+def test_blocked_until_reports_the_later_of_model_and_account_marks(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    model_mark = ledger.mark_exhausted(key, clock() + timedelta(hours=2))
+    account_mark = ledger.mark_exhausted(key.account_wide(), clock() + timedelta(hours=1))
+    assert ledger.blocked_until(key) == model_mark
+    # The account key itself only sees the account mark.
+    assert ledger.blocked_until(key.account_wide()) == account_mark
+
+    clock.advance(hours=1, minutes=30)  # the account mark has lifted, the model mark holds
+    assert ledger.blocked_until(key) == model_mark
+    assert ledger.blocked_until(key.account_wide()) is None
+    assert ledger.is_available(QuotaKey(key.provider, key.account, "Qwen/Qwen3-8B"))
+
+    longer = ledger.mark_exhausted(key.account_wide(), clock() + timedelta(hours=3))
+    assert ledger.blocked_until(key) == longer
+
+
+def test_a_mark_lifts_exactly_at_until_across_midnight_utc8(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    entry = ledger.mark_exhausted(key)
+    reset = clock().replace(hour=16, minute=0)  # 00:00 UTC+8
+    assert entry.until == reset
+
+    clock.set(reset - timedelta(microseconds=1))
+    assert not ledger.is_available(key)
+    assert [e.key for e in ledger.entries()] == [key]
+
+    clock.set(reset)
+    assert ledger.is_available(key)
+    assert ledger.blocked_until(key) is None
+    assert ledger.entries() == []
+
+    # An explicit `now` overrides the clock, in either direction, and may be in any time zone.
+    before = (reset - timedelta(seconds=1)).astimezone(RESET_TIMEZONE)
+    assert not ledger.is_available(key, now=before)
+    assert ledger.is_available(key, now=reset.astimezone(RESET_TIMEZONE))
+
+
+def test_a_mark_whose_until_has_passed_is_not_in_force(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    ledger.mark_exhausted(key, clock() - timedelta(minutes=1))
+    assert ledger.is_available(key)
+    assert ledger.entries() == []
+
+
+def test_until_in_another_time_zone_is_stored_as_utc(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    local = (clock() + timedelta(hours=3)).astimezone(RESET_TIMEZONE)
+    entry = ledger.mark_exhausted(key, local)
+    assert entry.until == local
+    assert entry.until.tzinfo == timezone.utc
+    stored = ledger.blocked_until(key)
+    assert stored is not None
+    assert stored.until.tzinfo == timezone.utc
+
+
+# ---------------------------------------------------------------------------- headers
+
+
+def test_record_remaining_zero_marks_until_the_next_reset(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    entry = ledger.record_remaining(key, 0, 500)
+    assert entry is not None
+    assert entry.until == next_daily_reset(clock())
+    assert entry.reason is not None
+    assert "500" in entry.reason
+    assert not ledger.is_available(key)
+
+
+def test_record_remaining_zero_uses_reset_at_when_given(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    reset_at = clock() + timedelta(days=3)
+    entry = ledger.record_remaining(key.account_wide(), 0, reset_at=reset_at)
+    assert entry is not None
+    assert entry.until == reset_at
+    assert not ledger.is_available(key)
+
+
+def test_record_remaining_positive_never_clears_a_mark(ledger: QuotaLedger, key: QuotaKey) -> None:
+    mark = ledger.mark_exhausted(key, reason="429")
+    assert ledger.record_remaining(key, 120, 500) is None
+    assert ledger.record_remaining(key, None, 500) is None
+    assert ledger.blocked_until(key) == mark
+
+
+def test_record_remaining_positive_or_unknown_records_nothing(
+    ledger: QuotaLedger, key: QuotaKey
+) -> None:
+    assert ledger.record_remaining(key, 1, 500) is None
+    assert ledger.record_remaining(key, None) is None
+    assert ledger.is_available(key)
+    assert ledger.entries() == []
+    assert ledger.store.entries() == []
+
+
+# ---------------------------------------------------------------------------- listing, clearing
+
+
+def test_entries_lists_marks_in_force_only_soonest_first(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    soon = ledger.mark_exhausted(key, clock() + timedelta(minutes=10))
+    later = ledger.mark_exhausted(key.account_wide(), clock() + timedelta(hours=10))
+    other = ledger.mark_exhausted(
+        QuotaKey(key.provider, key.account, "Qwen/Qwen3-8B"), clock() + timedelta(hours=1)
+    )
+    assert ledger.entries() == [soon, other, later]
+
+    clock.advance(minutes=30)
+    assert ledger.entries() == [other, later]
+    assert ledger.entries(now=clock() + timedelta(hours=2)) == [later]
+    assert ledger.entries(now=clock() + timedelta(hours=20)) == []
+
+
+def test_clear_lifts_exactly_one_key(ledger: QuotaLedger, key: QuotaKey) -> None:
+    other = QuotaKey(key.provider, key.account, "Qwen/Qwen3-8B")
+    ledger.mark_exhausted(key)
+    ledger.mark_exhausted(other)
+    ledger.mark_exhausted(key.account_wide())
+
+    ledger.clear(key)
+    assert ledger.store.get(key) is None
+    assert not ledger.is_available(key)  # the account-wide mark still holds
+    ledger.clear(key.account_wide())
+    assert ledger.is_available(key)
+    assert not ledger.is_available(other)
+    ledger.clear(key)  # clearing an unmarked key is not an error
+
+    ledger.clear_all()
+    assert ledger.entries() == []
+    assert ledger.is_available(other)
+
+
+def test_store_prune_drops_lapsed_marks_only(store: QuotaStore, clock, key: QuotaKey) -> None:
+    now = clock()
+    short = QuotaEntry(key, now + timedelta(minutes=1), None, now)
+    long = QuotaEntry(key.account_wide(), now + timedelta(hours=1), "r", now)
+    store.extend(short)
+    store.extend(long)
+
+    assert store.prune(now) == 0
+    assert store.prune(now + timedelta(minutes=1)) == 1  # until == now counts as lapsed
+    assert store.entries() == [long]
+
+
+def test_marks_round_trip_exactly(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    odd_models = ["Qwen/Qwen3-1.7B:DashScope", "a b/c%2Fd*?[x]", "模型/名字", ACCOUNT_WIDE]
+    until = clock() + timedelta(hours=1, microseconds=123457)
+    reason = "You have exceeded today's quota for model X,  please try again tomorrow ✓"
+    written = [
+        ledger.mark_exhausted(QuotaKey(key.provider, key.account, model), until, reason=reason)
+        for model in odd_models
+    ]
+    for entry in written:
+        assert ledger.store.get(entry.key) == entry
+        assert entry.until == until
+        assert entry.reason == reason
+    assert sorted(e.key.model for e in ledger.entries()) == sorted(odd_models)
+    none_reason = ledger.mark_exhausted(QuotaKey(key.provider, key.account, "no-reason"))
+    assert none_reason.reason is None
+    assert ledger.store.get(none_reason.key) == none_reason
+
+
+def test_an_overlong_reason_is_truncated(ledger: QuotaLedger, key: QuotaKey) -> None:
+    entry = ledger.mark_exhausted(key, reason="x" * 10_000)
+    assert entry.reason is not None
+    assert len(entry.reason) <= 500
+    assert ledger.store.get(key) == entry
+
+
+# ---------------------------------------------------------------------------- sharing, concurrency
+
+
+def test_a_mark_is_visible_to_another_ledger_on_the_same_store_at_once(
+    store_factory, clock, key: QuotaKey
+) -> None:
+    writer = QuotaLedger(store_factory(), clock=clock)
+    reader = QuotaLedger(store_factory(), clock=clock)
+    assert reader.is_available(key)
+
+    entry = writer.mark_exhausted(key.account_wide(), reason="insufficient balance")
+    assert not reader.is_available(key)
+    assert reader.blocked_until(key) == entry
+    assert reader.entries() == [entry]
+
+    reader.clear(key.account_wide())
+    assert writer.is_available(key)
+
+
+def test_concurrent_marks_keep_the_latest_until(store_factory, clock, key: QuotaKey) -> None:
+    base = clock()
+    threads, per_thread = 12, 8
+    offsets = list(range(1, threads * per_thread + 1))
+    random.Random(7).shuffle(offsets)
+    chunks = [offsets[i::threads] for i in range(threads)]
+    start = threading.Barrier(threads)
+
+    def worker(chunk: list[int]) -> list[tuple[datetime, QuotaEntry]]:
+        ledger = QuotaLedger(store_factory(), clock=clock)
+        start.wait()
+        results = []
+        for offset in chunk:
+            until = base + timedelta(seconds=offset)
+            results.append((until, ledger.mark_exhausted(key, until, reason=f"+{offset}s")))
+        return results
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = [r for chunk_results in pool.map(worker, chunks) for r in chunk_results]
+
+    final = QuotaLedger(store_factory(), clock=clock).blocked_until(key)
+    assert final is not None
+    assert final.until == base + timedelta(seconds=max(offsets))
+    assert final.reason == f"+{max(offsets)}s"
+    # Every writer got back a mark at least as late as the one it asked for.
+    assert all(returned.until >= asked for asked, returned in results)
+
+
+def test_concurrent_marks_on_different_keys_are_all_kept(
+    store_factory, clock, key: QuotaKey
+) -> None:
+    threads, per_thread = 8, 6
+    start = threading.Barrier(threads)
+
+    def worker(n: int) -> None:
+        ledger = QuotaLedger(store_factory(), clock=clock)
+        start.wait()
+        for i in range(per_thread):
+            ledger.mark_exhausted(QuotaKey(key.provider, key.account, f"model-{n}-{i}"))
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, range(threads)))
+
+    models = {e.key.model for e in QuotaLedger(store_factory(), clock=clock).entries()}
+    assert models == {f"model-{n}-{i}" for n in range(threads) for i in range(per_thread)}
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def test_the_token_never_appears_in_keys_entries_stores_or_ledgers(
+    ledger: QuotaLedger, store: QuotaStore, token: str, other_token: str
+) -> None:
+    fingerprint = account_fingerprint(token)
+    assert fingerprint != token
+    assert token not in fingerprint
+    assert fingerprint not in token
+    assert fingerprint != account_fingerprint(other_token)
+
+    key = QuotaKey.for_token(token, "Qwen/Qwen3-32B")
+    assert key.account == fingerprint
+    entry = ledger.mark_exhausted(key, reason="quota")
+    ledger.record_remaining(key.account_wide(), 0, 2000)
+    shown = [
+        repr(key),
+        str(key),
+        repr(entry),
+        repr(store),
+        repr(ledger),
+        repr(ledger.entries()),
+        repr(store.entries()),
+    ]
+    for text in shown:
+        assert token not in text
+        assert token.removeprefix("ms-") not in text
+
+
+# ---------------------------------------------------------------------------- async twins
+
+
+async def test_async_twins_follow_the_same_rules(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    assert await ledger.ais_available(key)
+    entry = await ledger.amark_exhausted(key, reason="429")
+    assert entry.until == next_daily_reset(clock())
+    assert not await ledger.ais_available(key)
+    assert await ledger.ablocked_until(key) == entry
+    # Only later: an earlier until is ignored.
+    assert (await ledger.amark_exhausted(key, clock() + timedelta(minutes=1))).until == entry.until
+
+    assert await ledger.arecord_remaining(key, 5, 500) is None
+    assert await ledger.ablocked_until(key) == entry
+    account = await ledger.arecord_remaining(key.account_wide(), 0, 2000)
+    assert account is not None
+    # Same until: ties are ordered by key, and "*" sorts before any model id.
+    assert await ledger.aentries() == [account, entry]
+
+    clock.set(entry.until)
+    assert await ledger.ais_available(key)
+    assert await ledger.ablocked_until(key) is None
+    await ledger.aclear(key)
+    assert ledger.store.get(key) is None
+
+
+async def test_async_twins_run_concurrently(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    base = clock()
+    untils = [base + timedelta(seconds=s) for s in range(1, 41)]
+    random.Random(3).shuffle(untils)
+    await asyncio.gather(*(ledger.amark_exhausted(key, until) for until in untils))
+    blocked = await ledger.ablocked_until(key)
+    assert blocked is not None
+    assert blocked.until == max(untils)
+
+
+async def test_async_twins_keep_io_off_the_event_loop(
+    ledger: QuotaLedger, key: QuotaKey, monkeypatch
+) -> None:
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+    store = ledger.store
+    original_get_many = store.get_many
+    original_extend = store.extend
+
+    def spy_get_many(keys):  # type: ignore[no-untyped-def]
+        seen.append(threading.get_ident())
+        return original_get_many(keys)
+
+    def spy_extend(entry):  # type: ignore[no-untyped-def]
+        seen.append(threading.get_ident())
+        return original_extend(entry)
+
+    monkeypatch.setattr(store, "get_many", spy_get_many)
+    monkeypatch.setattr(store, "extend", spy_extend)
+    await ledger.amark_exhausted(key)
+    await ledger.ais_available(key)
+    await ledger.ablocked_until(key)
+    await ledger.arecord_remaining(key, 0)
+
+    assert len(seen) == 4
+    if store.blocking:
+        assert loop_thread not in seen
+    else:  # the in-memory store is a dict behind a lock: no thread hop needed
+        assert set(seen) == {loop_thread}
