@@ -1,0 +1,805 @@
+"""ModelScope API-Inference chat models."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams, LanguageModelInput
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    agenerate_from_stream,
+    generate_from_stream,
+)
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import Self
+
+from langchain_modelscope._chat_families import (
+    LEARNED_STREAMING,
+    is_vision,
+    needs_streaming,
+    reasons,
+)
+from langchain_modelscope._chat_messages import (
+    PROVIDER,
+    messages_to_wire,
+    parse_wire_tool_calls,
+    reasoning_of,
+    text_of,
+    usage_metadata,
+)
+from langchain_modelscope._chat_stream import StreamState
+from langchain_modelscope._client import (
+    DEFAULT_MAX_RETRIES,
+    APIResponse,
+    ModelScopeClient,
+    RateLimitInfo,
+    resolve_api_key,
+    resolve_base_url,
+    to_timeout,
+)
+from langchain_modelscope.errors import (
+    EmptyResponseError,
+    MissingAPIKeyError,
+    ResponseDecodeError,
+    ThinkingModeError,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import ModelProfile
+
+try:  # langchain-core >= 1.2; older releases do not check profile keys at all
+    from langchain_core.language_models.model_profile import _warn_unknown_profile_keys
+except ImportError:  # pragma: no cover
+
+    def _warn_unknown_profile_keys(profile: ModelProfile) -> None:
+        return None
+
+
+logger = logging.getLogger("langchain_modelscope")
+
+#: A non-thinking instruct model: it accepts non-streaming calls without ``enable_thinking``
+#: games, calls tools well, and has been served on API-Inference since mid-2025. Ids churn:
+#: nothing here depends on this one staying served.
+DEFAULT_MODEL: Final = "Qwen/Qwen3-235B-A22B-Instruct-2507"
+
+_PATH: Final = "chat/completions"
+#: Call keyword arguments that steer this class and are never sent.
+_LOCAL_KWARGS: Final = frozenset(
+    {"stream", "stream_usage", "ls_structured_output_format", "structured_output_format"}
+)
+_TOOL_CHOICE_WORDS: Final = frozenset({"auto", "none", "required"})
+_known_names_cache: dict[type, frozenset[str]] = {}
+
+
+def _known_names(cls: type[ChatModelScope]) -> frozenset[str]:
+    names = _known_names_cache.get(cls)
+    if names is None:
+        found: set[str] = set()
+        for name, field in cls.model_fields.items():
+            found.add(name)
+            if field.alias:
+                found.add(field.alias)
+        names = _known_names_cache[cls] = frozenset(found)
+    return names
+
+
+def _missing_key_error(exc: ValidationError) -> MissingAPIKeyError | None:
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, MissingAPIKeyError):
+            return cause
+    return None
+
+
+class ChatModelScope(BaseChatModel):
+    """Chat models of ModelScope API-Inference (``https://api-inference.modelscope.cn/v1``).
+
+    Speaks the OpenAI-compatible chat-completions API directly over httpx (no openai SDK), and
+    handles what is particular to ModelScope: thinking models that refuse non-streaming calls,
+    ``reasoning_content``, the ``modelscope-ratelimit-*`` headers, its error bodies and quotas.
+
+    Setup:
+        Get a token at https://modelscope.cn/my/myaccesstoken (the account must be bound to a
+        real-name verified Alibaba Cloud account) and export it::
+
+            export MODELSCOPE_API_KEY="ms-..."
+
+        ``MODELSCOPE_SDK_TOKEN``, ``MODELSCOPE_API_TOKEN`` and ``MODELSCOPE_ACCESS_TOKEN`` are
+        read too, in that order. Offline, run the emulator: ``python -m
+        langchain_modelscope.testing``.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_modelscope.chat_models import ChatModelScope
+
+            llm = ChatModelScope(
+                model="Qwen/Qwen3-235B-A22B-Instruct-2507",  # ids change: check modelscope.cn
+                temperature=0,
+                max_tokens=512,
+                max_retries=2,
+            )
+
+    Invoke:
+        .. code-block:: python
+
+            msg = llm.invoke([("system", "Translate to French."), ("human", "I love sailing.")])
+            msg.content  # "J'adore la voile."
+            msg.usage_metadata  # {"input_tokens": 21, "output_tokens": 6, "total_tokens": 27}
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in llm.stream("Write a haiku about rain"):
+                print(chunk.text, end="", flush=True)
+
+        Exactly one chunk carries ``usage_metadata`` and the response metadata.
+
+    Tool calling:
+        .. code-block:: python
+
+            from pydantic import BaseModel, Field
+
+
+            class GetWeather(BaseModel):
+                '''Get the current weather in a given location.'''
+
+                location: str = Field(description="City, e.g. Hangzhou")
+
+
+            llm_tools = llm.bind_tools([GetWeather], tool_choice="auto")
+            llm_tools.invoke("Weather in Hangzhou and Beijing?").tool_calls
+            # [{"name": "GetWeather", "args": {"location": "Hangzhou"}, "id": "call_..."}, ...]
+
+        Arguments that are not valid JSON come back in ``invalid_tool_calls``, never as an
+        exception.
+
+    Structured output:
+        .. code-block:: python
+
+            class Joke(BaseModel):
+                setup: str
+                punchline: str
+
+
+            llm.with_structured_output(Joke).invoke("Tell me a joke about cats")
+            llm.with_structured_output(Joke, method="json_mode").invoke(
+                "Tell me a joke about cats, as JSON with keys setup and punchline"
+            )
+
+        ``method="json_schema"`` is sent as asked, but ModelScope has answered it with
+        ``choices: null``; that raises `EmptyResponseError` naming the other two methods.
+
+    Reasoning:
+        .. code-block:: python
+
+            thinker = ChatModelScope(model="Qwen/Qwen3-235B-A22B-Thinking-2507")
+            msg = thinker.invoke("How many r's are in strawberry?")
+            msg.additional_kwargs["reasoning_content"]  # the model's thinking
+            [b for b in msg.content_blocks if b["type"] == "reasoning"]
+
+        Thinking models that refuse non-streaming calls are streamed under the hood by
+        ``invoke()``: at once for known families (``*-Thinking-*``, QwQ, Qwen3 hybrid models
+        unless ``enable_thinking=False``), and after the first refusal for any other model.
+        ``enable_thinking`` and ``thinking_budget`` are sent as top-level body fields.
+
+    Rate-limit metadata:
+        .. code-block:: python
+
+            msg = llm.invoke("hi")
+            msg.response_metadata["ratelimit"]
+            # {"requests_limit": 2000, "requests_remaining": 1998,
+            #  "model_requests_limit": 500, "model_requests_remaining": 498}
+            msg.response_metadata["model_name"]  # the id that was asked for
+            msg.response_metadata["served_model_name"]  # the name the service answered with
+
+    Errors are typed (`langchain_modelscope.errors`): quota, rate limit, authentication, model
+    not found, ... each with the server's message, request id and model, never the token.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    model: str = Field(default=DEFAULT_MODEL, alias="model_name", min_length=1)
+    """ModelScope model id, e.g. ``Qwen/Qwen3-235B-A22B-Instruct-2507``."""
+    api_key: SecretStr | None = None
+    """Token; else ``MODELSCOPE_API_KEY``, ``MODELSCOPE_SDK_TOKEN``, ``MODELSCOPE_API_TOKEN``,
+    ``MODELSCOPE_ACCESS_TOKEN``."""
+    base_url: str | None = Field(default=None, alias="api_base")
+    """API base; else ``MODELSCOPE_BASE_URL``, else ``https://api-inference.modelscope.cn/v1``."""
+    timeout: float | httpx.Timeout | None = None
+    """Seconds or an `httpx.Timeout`; the default allows reasoning models' slow first byte."""
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
+    """Retries of transient failures (connection, 5xx, passing 429s); quotas are not retried."""
+    default_headers: dict[str, str] | None = None
+    """Headers sent with every request."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own httpx client (proxies, transports); a shared pooled one otherwise."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """Your own async httpx client."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    streaming: bool = False
+    """Stream under ``invoke()`` too."""
+    stream_usage: bool = True
+    """Ask for token usage in streams (``stream_options.include_usage``)."""
+    enable_thinking: bool | None = None
+    """Thinking switch of hybrid models; False lets Qwen3 hybrids answer without streaming."""
+    thinking_budget: int | None = Field(default=None, ge=1)
+    """Most reasoning tokens, for models that honour it."""
+    extra_body: dict[str, Any] | None = None
+    """Merged into every request body as is."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other body parameters (unknown constructor arguments land here, with a warning)."""
+
+    _client: ModelScopeClient | None = PrivateAttr(default=None)
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as exc:
+            missing = _missing_key_error(exc)
+            if missing is not None:
+                raise missing from None
+            raise
+
+    # --- construction -----------------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_unknown_kwargs(cls, values: Any) -> Any:
+        """Unknown arguments go to ``model_kwargs`` with a warning rather than vanish."""
+        if not isinstance(values, dict):
+            return values
+        known = _known_names(cls)
+        model_kwargs = values.get("model_kwargs")
+        if isinstance(model_kwargs, Mapping):
+            clash = sorted(k for k in model_kwargs if k in known)
+            if clash:
+                raise ValueError(
+                    f"{', '.join(clash)} must be passed to ChatModelScope directly, "
+                    "not inside model_kwargs"
+                )
+        unknown = [k for k in values if k not in known]
+        if not unknown:
+            return values
+        values = dict(values)
+        extra = dict(model_kwargs or {})
+        for name in unknown:
+            if name in extra:
+                raise ValueError(f"{name} was given both directly and in model_kwargs")
+            warnings.warn(
+                f"{name!r} is not a ChatModelScope parameter: it is sent in the request body "
+                f"as model_kwargs[{name!r}]. Pass it in model_kwargs (or extra_body) to say "
+                "so explicitly.",
+                UserWarning,
+                stacklevel=4,
+            )
+            extra[name] = values.pop(name)
+        values["model_kwargs"] = extra
+        return values
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop_string(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("timeout")
+    @classmethod
+    def _valid_timeout(cls, value: float | httpx.Timeout | None) -> float | httpx.Timeout | None:
+        to_timeout(value)  # raises a clear ValueError for zero, negative or odd values
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_settings(self) -> Self:
+        """Token and base URL, from arguments or the environment; no network."""
+        self.api_key = resolve_api_key(self.api_key)[0]
+        self.base_url = resolve_base_url(self.base_url)
+        return self
+
+    @property
+    def model_name(self) -> str:
+        """Same as `model` (LangChain tools look for either)."""
+        return self.model
+
+    @property
+    def client(self) -> ModelScopeClient:
+        """The HTTP core of this instance, built on first use."""
+        client = self._client
+        if client is None:
+            client = self._client = ModelScopeClient(
+                api_key=cast(SecretStr, self.api_key),
+                base_url=cast(str, self.base_url),
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                default_headers=self.default_headers,
+                http_client=self.http_client,
+                http_async_client=self.http_async_client,
+            )
+        return client
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        return cast("ModelProfile", dict(_profile_for(self.model)))
+
+    @model_validator(mode="after")
+    def _check_profile_keys(self) -> Self:
+        """Check only a profile the user gave: ours has known keys, and core's check resolves
+        `ModelProfile`'s type hints on every construction (two thirds of its cost)."""
+        if self.profile is not None and self.profile != _profile_for(self.model):
+            _warn_unknown_profile_keys(self.profile)
+        return self
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return False
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "MODELSCOPE_API_KEY"}
+
+    @property
+    def _llm_type(self) -> str:
+        return "chat-modelscope"
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        """Body parameters set on this instance (no model, no messages)."""
+        params: dict[str, Any] = {}
+        for name in (
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "seed",
+            "presence_penalty",
+            "frequency_penalty",
+            "enable_thinking",
+            "thinking_budget",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.stop:
+            params["stop"] = self.stop
+        if self.model_kwargs:
+            params.update(self.model_kwargs)
+        if self.extra_body:
+            params.update(self.extra_body)
+        return params
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": self.base_url, **self._default_params}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="modelscope",
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        ls_stop = stop or kwargs.get("stop") or self.stop
+        if ls_stop:
+            params["ls_stop"] = ls_stop
+        return params
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def _request_body(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """The JSON body without streaming flags, and whether streams should report usage."""
+        stream_usage = kwargs.get("stream_usage")
+        body: dict[str, Any] = {"model": self.model, **self._default_params}
+        if stop:
+            body["stop"] = stop
+        for key, value in kwargs.items():
+            if key not in _LOCAL_KWARGS:
+                body[key] = value
+        if not body.get("model") or not isinstance(body["model"], str):
+            raise ValueError(
+                f"model must be a non-empty ModelScope model id, got {body['model']!r}"
+            )
+        body["messages"] = messages_to_wire(messages)
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+        return body, self.stream_usage if stream_usage is None else bool(stream_usage)
+
+    @staticmethod
+    def _streamed(body: dict[str, Any], stream_usage: bool) -> dict[str, Any]:
+        streamed = {**body, "stream": True}
+        if stream_usage:
+            streamed["stream_options"] = {"include_usage": True}
+        return streamed
+
+    def _must_stream(self, body: dict[str, Any]) -> bool:
+        model = body["model"]
+        return needs_streaming(model, body.get("enable_thinking")) or LEARNED_STREAMING.knows(
+            self.client.base_url, model
+        )
+
+    def _learn_streaming(self, error: ThinkingModeError, model: str) -> None:
+        LEARNED_STREAMING.remember(self.client.base_url, model)
+        logger.info(
+            "%s refused a non-streaming call (%s); streaming it from now on", model, error.message
+        )
+
+    @staticmethod
+    def _metadata(
+        model: str, request_id: str | None, ratelimit: RateLimitInfo | None
+    ) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"model_provider": PROVIDER, "model_name": model}
+        if request_id:
+            metadata["request_id"] = request_id
+        if ratelimit is not None:
+            metadata["ratelimit"] = ratelimit.as_dict()
+        return metadata
+
+    def _chat_result(self, response: APIResponse, body: dict[str, Any]) -> ChatResult:
+        model = body["model"]
+        data = response.data
+        if not isinstance(data, dict):
+            raise ResponseDecodeError(
+                f"expected a chat completion object, got {type(data).__name__}",
+                status_code=response.status_code,
+                request_id=response.request_id,
+                model=model,
+            )
+        request_id = response.request_id or data.get("request_id")
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict):
+            raise _empty_response(body, response.status_code, request_id)
+        message: dict[str, Any] = choice.get("message") or choice.get("delta") or {}
+        if not isinstance(message, dict):
+            message = {}
+        tool_calls, invalid_tool_calls = parse_wire_tool_calls(message.get("tool_calls"))
+        additional_kwargs: dict[str, Any] = {}
+        if reasoning := reasoning_of(message):
+            additional_kwargs["reasoning_content"] = reasoning
+        metadata = self._metadata(model, request_id, response.ratelimit)
+        finish_reason = choice.get("finish_reason")
+        if finish_reason:
+            metadata["finish_reason"] = finish_reason
+        if served := data.get("model"):
+            metadata["served_model_name"] = served
+        if completion_id := data.get("id"):
+            metadata["id"] = completion_id
+        if fingerprint := data.get("system_fingerprint"):
+            metadata["system_fingerprint"] = fingerprint
+        usage = usage_metadata(data.get("usage"))
+        ai = AIMessage(
+            content=text_of(message.get("content")),
+            additional_kwargs=additional_kwargs,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid_tool_calls,
+            usage_metadata=usage,
+            response_metadata=metadata,
+            id=completion_id if isinstance(completion_id, str) else None,
+        )
+        info = {"finish_reason": finish_reason} if finish_reason else None
+        return ChatResult(
+            generations=[ChatGeneration(message=ai, generation_info=info)],
+            llm_output={"token_usage": data.get("usage") or {}, "model_name": model},
+        )
+
+    # --- sync -------------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        body, stream_usage = self._request_body(messages, stop, kwargs)
+        if not self._must_stream(body):
+            try:
+                response = self.client.post(_PATH, body, model=body["model"])
+            except ThinkingModeError as error:
+                self._learn_streaming(error, body["model"])
+            else:
+                return self._chat_result(response, body)
+        chunks = self._stream_body(self._streamed(body, stream_usage), run_manager)
+        return generate_from_stream(chunks)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        body, stream_usage = self._request_body(messages, stop, kwargs)
+        return self._stream_body(self._streamed(body, stream_usage), run_manager)
+
+    def _stream_body(
+        self, body: dict[str, Any], run_manager: CallbackManagerForLLMRun | None
+    ) -> Iterator[ChatGenerationChunk]:
+        model = body["model"]
+        state = StreamState()
+        with self.client.stream(_PATH, body, model=model) as events:
+            for payload in events:
+                chunk = state.feed(payload)
+                if chunk is not None:
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+            final = self._final_chunk(state, body, events.request_id, events.ratelimit)
+        if run_manager is not None:
+            run_manager.on_llm_new_token("", chunk=final)
+        yield final
+
+    def _final_chunk(
+        self,
+        state: StreamState,
+        body: dict[str, Any],
+        request_id: str | None,
+        ratelimit: RateLimitInfo | None,
+    ) -> ChatGenerationChunk:
+        if not state.saw_choice and _asks_json_schema(body):
+            raise _empty_response(body, 200, request_id)
+        return state.final_chunk(self._metadata(body["model"], request_id, ratelimit))
+
+    # --- async ------------------------------------------------------------------------------
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        body, stream_usage = self._request_body(messages, stop, kwargs)
+        if not self._must_stream(body):
+            try:
+                response = await self.client.apost(_PATH, body, model=body["model"])
+            except ThinkingModeError as error:
+                self._learn_streaming(error, body["model"])
+            else:
+                return self._chat_result(response, body)
+        chunks = self._astream_body(self._streamed(body, stream_usage), run_manager)
+        return await agenerate_from_stream(chunks)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        body, stream_usage = self._request_body(messages, stop, kwargs)
+        async for chunk in self._astream_body(self._streamed(body, stream_usage), run_manager):
+            yield chunk
+
+    async def _astream_body(
+        self, body: dict[str, Any], run_manager: AsyncCallbackManagerForLLMRun | None
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        model = body["model"]
+        state = StreamState()
+        async with self.client.astream(_PATH, body, model=model) as events:
+            async for payload in events:
+                chunk = state.feed(payload)
+                if chunk is not None:
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+            final = self._final_chunk(state, body, events.request_id, events.ratelimit)
+        if run_manager is not None:
+            await run_manager.on_llm_new_token("", chunk=final)
+        yield final
+
+    # --- tools and structured output --------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, functions, pydantic models, TypedDicts, JSON schemas).
+
+        Args:
+            tools: The tools the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True`` (call some
+                tool), a tool's name, or an OpenAI ``{"type": "function", ...}`` dict. ModelScope
+                documents only ``"auto"`` as working everywhere; some models answered forced
+                choices with an empty message.
+            parallel_tool_calls: False asks for at most one call per answer.
+            strict: Ask the server to hold arguments to the schema exactly (sent as is).
+            kwargs: Other request parameters to bind.
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """A runnable that returns ``schema`` instances (pydantic) or dicts.
+
+        Args:
+            schema: A pydantic class, a TypedDict, or a JSON schema / OpenAI function dict.
+                May be None with ``method="json_mode"`` (any JSON object).
+            method: ``"function_calling"`` (default: a forced tool call, works on the models
+                that call tools), ``"json_mode"`` (``response_format: json_object``; say what
+                keys you want in the prompt), or ``"json_schema"`` (sent as asked; ModelScope
+                has answered it with ``choices: null``, which raises `EmptyResponseError`).
+            include_raw: Return ``{"raw", "parsed", "parsing_error"}`` instead of raising on
+                a parse failure.
+            strict: Passed to the tool or schema definition.
+            kwargs: Other request parameters to bind.
+        """
+        if method not in ("function_calling", "json_mode", "json_schema"):
+            raise ValueError(
+                f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
+            )
+        if schema is None and method != "json_mode":
+            raise ValueError(f"method={method!r} needs a schema; only json_mode works without")
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        ls_format: dict[str, Any] = {"kwargs": {"method": method}, "schema": schema}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            ls_format["kwargs"]["strict"] = strict
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]  # type: ignore[arg-type]
+            llm = self.bind_tools(
+                [schema],  # type: ignore[list-item]
+                tool_choice=tool_name,
+                parallel_tool_calls=False,
+                strict=strict,
+                ls_structured_output_format=ls_format,
+                **kwargs,
+            )
+            if is_pydantic:
+                parser = PydanticToolsParser(tools=[schema], first_tool_only=True)
+            else:
+                parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+        else:
+            if method == "json_mode":
+                response_format: dict[str, Any] = {"type": "json_object"}
+            else:
+                ls_format["kwargs"]["strict"] = strict
+                response_format = _json_schema_format(schema, strict)
+            llm = self.bind(
+                response_format=response_format, ls_structured_output_format=ls_format, **kwargs
+            )
+            parser = (
+                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
+            )
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        keep_raw = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [keep_raw], exception_key="parsing_error"
+        )
+
+
+@lru_cache(maxsize=256)
+def _profile_for(model: str) -> ModelProfile:
+    """The LangChain profile of a model id (cached; callers copy it)."""
+    vision = is_vision(model)
+    # Never claim native structured output: ModelScope answers json_schema with
+    # `choices: null`, and `create_agent` would use it if this said True.
+    return {
+        "text_inputs": True,
+        "text_outputs": True,
+        "tool_calling": True,
+        "tool_choice": True,
+        "tool_call_streaming": True,
+        "structured_output": False,
+        "reasoning_output": reasons(model),
+        "image_inputs": vision,
+        "image_url_inputs": vision,
+    }
+
+
+def _asks_json_schema(body: Mapping[str, Any]) -> bool:
+    response_format = body.get("response_format")
+    return isinstance(response_format, Mapping) and response_format.get("type") == "json_schema"
+
+
+def _empty_response(
+    body: Mapping[str, Any], status_code: int, request_id: str | None
+) -> EmptyResponseError:
+    model = str(body.get("model"))
+    if _asks_json_schema(body):
+        return EmptyResponseError(
+            "ModelScope answered with no choices (`choices: null`). It does this when "
+            "response_format is json_schema, which the served model does not support.",
+            status_code=status_code,
+            request_id=request_id,
+            model=model,
+            hint='Use with_structured_output(..., method="function_calling") or '
+            'method="json_mode" instead.',
+        )
+    return EmptyResponseError(
+        "ModelScope answered with no choices.",
+        status_code=status_code,
+        request_id=request_id,
+        model=model,
+        hint="The service returned an empty completion; retry, or try another model.",
+    )
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
+    names = [t["function"]["name"] for t in tools if isinstance(t.get("function"), dict)]
+    if choice is True or choice == "any":
+        return "required"
+    if isinstance(choice, str):
+        if choice in _TOOL_CHOICE_WORDS:
+            return choice
+        if choice in names:
+            return {"type": "function", "function": {"name": choice}}
+        raise ValueError(
+            f"tool_choice={choice!r} is neither 'auto', 'none', 'any', 'required' nor the name "
+            f"of a bound tool ({', '.join(names) or 'no tools bound'})"
+        )
+    if isinstance(choice, dict):
+        return choice
+    raise TypeError(f"tool_choice must be a str, bool or dict, got {type(choice).__name__}")
+
+
+def _json_schema_format(
+    schema: dict[str, Any] | type | None, strict: bool | None
+) -> dict[str, Any]:
+    if isinstance(schema, dict) and schema.get("type") == "json_schema":
+        return schema
+    function = convert_to_openai_function(schema)  # type: ignore[arg-type]
+    spec: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
+    if function.get("description"):
+        spec["description"] = function["description"]
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+__all__ = ["DEFAULT_MODEL", "ChatModelScope"]

@@ -1,0 +1,62 @@
+"""langchain-tests' standard unit suite for ChatModelScope, with sockets disabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from langchain_modelscope.chat_models import ChatModelScope
+
+pytestmark = pytest.mark.disable_socket
+
+
+class TestChatModelScopeStandardUnit(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[ChatModelScope]:
+        return ChatModelScope
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        # api_key here: test_standard_params and test_init_time build from these alone.
+        return {"model": "Qwen/Qwen3-235B-A22B-Instruct-2507", "api_key": "ms-unit-test-token"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return (
+            {
+                "MODELSCOPE_API_KEY": "ms-from-env",
+                "MODELSCOPE_BASE_URL": "https://ms-ens-test.api-inference.modelscope.cn/v1",
+            },
+            {"model": "Qwen/Qwen2.5-72B-Instruct"},
+            {
+                "api_key": "ms-from-env",
+                "base_url": "https://ms-ens-test.api-inference.modelscope.cn/v1",
+                "model": "Qwen/Qwen2.5-72B-Instruct",
+            },
+        )
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True
+
+    @property
+    def supports_model_override(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "Qwen/Qwen2.5-72B-Instruct"
