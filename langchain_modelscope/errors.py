@@ -42,6 +42,7 @@ from langchain_core import exceptions as lc_exceptions
 from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
 
 QuotaScope = Literal["model", "account"]
+QuotaPeriod = Literal["day", "month"]
 
 #: Response headers that may carry a request id, most specific first.
 REQUEST_ID_HEADERS = ("x-request-id", "x-modelscope-request-id", "request-id", "x-acs-request-id")
@@ -161,11 +162,17 @@ class QuotaExceededError(APIStatusError, lc_exceptions.ModelRateLimitError):
         *,
         scope: QuotaScope,
         reset_at: datetime,
+        period: QuotaPeriod = "day",
         **kwargs: Any,
     ) -> None:
         self.scope: QuotaScope = scope
         self.reset_at = reset_at
+        self.period: QuotaPeriod = period
         super().__init__(message, **kwargs)
+
+    def next_reset(self, now: datetime) -> datetime:
+        """The reset this quota waits for, seen from ``now`` (a ledger may keep its own clock)."""
+        return next_monthly_reset(now) if self.period == "month" else next_daily_reset(now)
 
     def _describe(self) -> str:
         what = "the account" if self.scope == "account" else "this model"
@@ -341,7 +348,7 @@ def _classify_429(
 ) -> APIStatusError:
     if "month's quota" in text or "monthly quota" in text:
         return QuotaExceededError(
-            message, scope="model", reset_at=next_monthly_reset(now), **common
+            message, scope="model", reset_at=next_monthly_reset(now), period="month", **common
         )
     if "today's quota" in text:
         return QuotaExceededError(message, scope="model", reset_at=next_daily_reset(now), **common)
@@ -394,6 +401,7 @@ __all__ = [
     "ModelScopeError",
     "PermissionDeniedError",
     "QuotaExceededError",
+    "QuotaPeriod",
     "QuotaScope",
     "RateLimitError",
     "ResponseDecodeError",

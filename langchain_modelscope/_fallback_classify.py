@@ -1,0 +1,386 @@
+"""What a failed model call means for a fallback: move on, remember it, or give up.
+
+The fallback model tries candidates from any provider, so it cannot import their SDKs. It reads
+what every SDK exposes in one form or another instead: this package's own error tree, the
+langchain-core error classes provider packages now raise, a ``status_code`` (on the error or on
+its ``response``), an OpenAI-style error body (``code``/``type``/``message``) and the
+``Retry-After`` / ``X-RateLimit-Reset`` headers.
+
+Kinds, and what the fallback does with each:
+
+* ``quota``: a daily/monthly quota or a balance is spent. Move on at once; the ledger marks the
+  (account, model) or the whole account until the reset.
+* ``auth``: the token is refused (401/403). Move on; the ledger marks the account for a cooldown.
+* ``not_found``: the model id is unknown or retired. Move on; marked for a cooldown.
+* ``transient``: rate limited, overloaded, 5xx, connection trouble. The candidate's own retry
+  policy already ran; move on for this call only.
+* ``failed``: an answer that candidate could not give (an empty 200, a context too long for
+  that model): move on for this call only.
+* ``bad_request``: the request itself is wrong and would fail everywhere: raise at once.
+* ``unknown``: anything else (most likely a bug): raised unless the user opts in.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from langchain_core import exceptions as lc_exceptions
+from langchain_core.exceptions import OutputParserException
+
+from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
+from langchain_modelscope.errors import (
+    APIConnectionError,
+    APIResponseError,
+    AuthenticationError,
+    BadRequestError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+    parse_error_body,
+)
+
+FailureKind = Literal["quota", "auth", "not_found", "transient", "failed", "bad_request", "unknown"]
+Scope = Literal["model", "account"]
+
+#: Kinds after which the next candidate is tried.
+MOVE_ON_KINDS: frozenset[str] = frozenset({"quota", "auth", "not_found", "transient", "failed"})
+
+# Error codes (``code``/``type`` of the body, lower-cased) that mean a spent quota or balance.
+_QUOTA_CODES = frozenset(
+    {
+        "insufficient_quota",  # OpenAI, DashScope compatible mode, ModelScope (2026)
+        "insufficient_balance",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "arrearage",  # DashScope: account in arrears
+        "allocationquota.freetieronly",  # DashScope: free tier of the model spent
+    }
+)
+# ... and phrases of the message that say the same.
+_QUOTA_PHRASES = (
+    "exceeded your current quota",
+    "insufficient balance",
+    "insufficient_quota",
+    "credit balance is too low",  # Anthropic, answered as a 400
+    "free tier of the model has been exhausted",  # DashScope, a 403
+    "today's quota",
+    "month's quota",
+)
+# Phrases that scope a quota to the model rather than the whole account.
+_MODEL_SCOPE_PHRASES = ("free tier of the model", "for model", "today's quota", "month's quota")
+_TRANSIENT_CODES = frozenset(
+    {"rate_limit_exceeded", "rate_limit_error", "overloaded_error", "throttling", "server_error"}
+)
+_NOT_FOUND_CODES = frozenset({"model_not_found", "not_found_error", "modelnotfound"})
+_NOT_FOUND_PHRASES = ("invalid model id", "model not found", "has no provider supported")
+_TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 524, 529})
+_TOKEN_LIKE = re.compile(
+    r"(ms-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|\b(sk|key|ak)-[A-Za-z0-9_\-]{12,}",
+    re.IGNORECASE,
+)
+_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+#: Headers that can say when a spent quota comes back, in the order they are trusted.
+RESET_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")
+_MAX_MESSAGE = 300
+_CAUSE_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One classified failure: what happened, and until when it holds (if anyone said)."""
+
+    kind: FailureKind
+    message: str
+    error_type: str
+    status_code: int | None = None
+    scope: Scope = "model"
+    #: when the quota comes back, from the error or a header (None: use a cooldown)
+    until: datetime | None = None
+
+    @property
+    def moves_on(self) -> bool:
+        """True when the next candidate should be tried."""
+        return self.kind in MOVE_ON_KINDS
+
+
+def redact(text: str) -> str:
+    """Mask tokens and URL credentials, so messages can be logged and shown."""
+    return _URL_CREDENTIALS.sub(r"\1***@", _TOKEN_LIKE.sub("***", text))
+
+
+def short_message(error: BaseException) -> str:
+    """The error's message, token-free and cut to a line's length."""
+    message = getattr(error, "message", None)
+    text = message if isinstance(message, str) and message else str(error)
+    text = redact(" ".join(text.split()))
+    if not text:
+        text = type(error).__name__
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+# --- reading an error from any SDK --------------------------------------------------------
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and the errors it was raised from (LangChain wrappers keep the SDK's)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(seen) < _CAUSE_DEPTH and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _status_of(error: BaseException) -> int | None:
+    for candidate in (error, getattr(error, "response", None)):
+        if candidate is None:
+            continue
+        for name in ("status_code", "status", "http_status"):
+            value = getattr(candidate, name, None)
+            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
+                return value
+    return None
+
+
+def _headers_of(error: BaseException) -> dict[str, str]:
+    raw: Any = getattr(getattr(error, "response", None), "headers", None)
+    if raw is None:
+        raw = getattr(error, "headers", None)
+    if raw is None:
+        return {}
+    try:
+        items = raw.items()
+        return {str(name).lower(): str(value) for name, value in items}
+    except Exception:  # an SDK's odd header object: headers are a hint, never a must
+        return {}
+
+
+def _body_of(error: BaseException) -> Any:
+    body = getattr(error, "body", None)
+    if body is not None:
+        return body
+    response = getattr(error, "response", None)
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except Exception:  # unread stream, not JSON, no such method: no body then
+        return None
+
+
+def _code_and_text(error: BaseException, body: Any) -> tuple[set[str], str]:
+    """Lower-cased error codes/types, and the lower-cased message text to match phrases in."""
+    codes: set[str] = set()
+    texts = [str(error)]
+    if isinstance(body, (Mapping, str, bytes)):
+        message, code, _ = parse_error_body(body)
+        texts.append(message)
+        if code:
+            codes.add(code.lower())
+        if isinstance(body, Mapping):
+            inner = body.get("error", body.get("errors", body))
+            if isinstance(inner, Mapping):
+                for name in ("code", "type"):
+                    value = inner.get(name)
+                    if isinstance(value, str) and value:
+                        codes.add(value.lower())
+            value = body.get("type")
+            if isinstance(value, str) and value and value != "error":
+                codes.add(value.lower())
+    for name in ("code", "type"):
+        value = getattr(error, name, None)
+        if isinstance(value, str) and value:
+            codes.add(value.lower())
+    return codes, " ".join(" ".join(texts).split()).lower()
+
+
+# --- reset times ----------------------------------------------------------------------------
+
+
+def _parse_duration(value: str) -> float | None:
+    """``"6m0s"``, ``"1h2m"``, ``"20ms"`` (OpenAI-style) in seconds."""
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        return None
+    factor = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(number) * factor[unit] for number, unit in parts)
+
+
+def parse_reset_header(value: str, now: datetime) -> datetime | None:
+    """When a ``Retry-After``/``X-RateLimit-Reset`` value says to come back.
+
+    Accepts seconds to wait, a Unix time (seconds or milliseconds), a duration such as
+    ``"6m0s"``, an HTTP date and an ISO 8601 time.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number < 0:  # NaN or negative: meaningless
+            return None
+        if number >= 1e12:  # Unix time in milliseconds
+            return datetime.fromtimestamp(number / 1000, timezone.utc)
+        if number >= 1e9:  # Unix time in seconds
+            return datetime.fromtimestamp(number, timezone.utc)
+        return now + timedelta(seconds=number)
+    seconds = _parse_duration(text)
+    if seconds is not None:
+        return now + timedelta(seconds=seconds)
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def reset_from_headers(headers: Mapping[str, str], now: datetime) -> datetime | None:
+    """The first reset time the headers state (see :data:`RESET_HEADERS`)."""
+    for name in RESET_HEADERS:
+        value = headers.get(name)
+        if value is not None:
+            moment = parse_reset_header(value, now)
+            if moment is not None:
+                return moment
+    return None
+
+
+def modelscope_reset(error: QuotaExceededError, now: datetime) -> datetime:
+    """``error.reset_at`` on the ledger's clock.
+
+    The error computes its reset from the wall clock; a ledger may run on an injected clock
+    (tests, replays). In production the two agree and ``reset_at`` is used as is; otherwise the
+    error's own rule (next 00:00 UTC+8, or the 1st of next month) is applied to the ledger's
+    ``now``, so a mark never lies in the ledger's past or far future.
+    """
+    if abs(now - datetime.now(timezone.utc)) < timedelta(seconds=5):
+        return error.reset_at
+    return error.next_reset(now)
+
+
+# --- classification ------------------------------------------------------------------------
+
+
+def _own_error(error: BaseException, now: datetime) -> Failure | None:
+    """This package's errors say what they are; no guessing needed."""
+    message = short_message(error)
+    name = type(error).__name__
+    status = getattr(error, "status_code", None)
+    if isinstance(error, QuotaExceededError):
+        until = modelscope_reset(error, now)
+        return Failure("quota", message, name, status, error.scope, until)
+    if isinstance(error, RateLimitError | ServerError | APIConnectionError):
+        return Failure("transient", message, name, status)
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return Failure("auth", message, name, status, "account")
+    if isinstance(error, ModelNotFoundError):
+        return Failure("not_found", message, name, status)
+    if isinstance(error, BadRequestError):
+        return Failure("bad_request", message, name, status)
+    if isinstance(error, APIResponseError):
+        return Failure("failed", message, name, status)
+    return None
+
+
+def _is_quota(codes: set[str], text: str) -> bool:
+    return bool(codes & _QUOTA_CODES) or any(phrase in text for phrase in _QUOTA_PHRASES)
+
+
+def _quota_scope(codes: set[str], text: str) -> Scope:
+    if "allocationquota.freetieronly" in codes or any(p in text for p in _MODEL_SCOPE_PHRASES):
+        return "model"
+    return "account"
+
+
+def _reset_from_wording(text: str, now: datetime) -> datetime | None:
+    """ModelScope's quota wording through another client (e.g. ChatOpenAI at its base URL)."""
+    if "month's quota" in text:
+        return next_monthly_reset(now)
+    if "today's quota" in text:
+        return next_daily_reset(now)
+    return None
+
+
+def _transient_by_type(error: BaseException) -> bool:
+    if isinstance(error, TimeoutError | ConnectionError):
+        return True
+    names = (cls.__name__ for cls in type(error).__mro__)
+    return any(n.endswith(("ConnectionError", "TimeoutError", "Timeout")) for n in names)
+
+
+def classify_error(error: BaseException, now: datetime) -> Failure:
+    """Classify ``error`` from any provider; ``now`` is the ledger's time, for reset headers."""
+    own = _own_error(error, now)
+    if own is not None:
+        return own
+    message = short_message(error)
+    name = type(error).__name__
+    if isinstance(error, lc_exceptions.ModelRefusalError | OutputParserException):
+        return Failure("bad_request", message, name)
+
+    chain = _chain(error)
+    status = next((s for s in map(_status_of, chain) if s is not None), None)
+    headers: dict[str, str] = {}
+    for link in chain:
+        headers = _headers_of(link)
+        if headers:
+            break
+    body = next((b for b in map(_body_of, chain) if b is not None), None)
+    codes, text = _code_and_text(error, body)
+
+    if _is_quota(codes, text):
+        until = reset_from_headers(headers, now) or _reset_from_wording(text, now)
+        return Failure("quota", message, name, status, _quota_scope(codes, text), until)
+    if isinstance(error, lc_exceptions.ContextOverflowError):
+        return Failure("failed", message, name, status)
+    if (
+        status == 404
+        or isinstance(error, lc_exceptions.ModelNotFoundError)
+        or bool(codes & _NOT_FOUND_CODES)
+        or any(phrase in text for phrase in _NOT_FOUND_PHRASES)
+    ):
+        return Failure("not_found", message, name, status)
+    if status in (401, 403) or isinstance(
+        error, lc_exceptions.ModelAuthenticationError | lc_exceptions.ModelPermissionDeniedError
+    ):
+        return Failure("auth", message, name, status, "account")
+    if status == 402:  # Payment Required: DeepSeek's "Insufficient Balance", and others
+        until = reset_from_headers(headers, now)
+        return Failure("quota", message, name, status, "account", until)
+    if (
+        status in _TRANSIENT_STATUSES
+        or (status is not None and status >= 500)
+        or bool(codes & _TRANSIENT_CODES)
+        or isinstance(
+            error,
+            lc_exceptions.ModelRateLimitError
+            | lc_exceptions.ModelAPIError
+            | lc_exceptions.ModelConnectionError
+            | lc_exceptions.ModelTimeoutError,
+        )
+    ):
+        return Failure("transient", message, name, status)
+    if (status is not None and 400 <= status < 500) or isinstance(
+        error, lc_exceptions.ModelInvalidRequestError
+    ):
+        return Failure("bad_request", message, name, status)
+    if status is None and any(map(_transient_by_type, chain)):
+        return Failure("transient", message, name)
+    return Failure("unknown", message, name, status)
