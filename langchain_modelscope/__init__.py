@@ -3,9 +3,70 @@
 `ChatModelScope` and `ModelScopeEmbeddings` talk to the service; `FallbackChatModel` and
 `FallbackEmbeddings` move on to other accounts, models or providers when a quota runs out,
 remembering it in a `QuotaLedger`; `langchain_modelscope.testing` holds an offline emulator.
+
+Names are loaded on first use, so ``import langchain_modelscope.testing`` (the emulator, a
+pytest plugin) stays standard-library-only and fast.
 """
 
-from langchain_modelscope._version import __version__
-from langchain_modelscope.chat_models import ChatModelScope
+from __future__ import annotations
 
-__all__ = ["ChatModelScope", "__version__"]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from langchain_modelscope._version import __version__
+
+if TYPE_CHECKING:
+    from langchain_modelscope.chat_models import ChatModelScope
+    from langchain_modelscope.embeddings import ModelScopeEmbeddings
+    from langchain_modelscope.fallback import (
+        AllCandidatesFailedError,
+        Candidate,
+        FallbackChatModel,
+        FallbackEmbeddings,
+    )
+    from langchain_modelscope.quota import (
+        InMemoryQuotaStore,
+        QuotaLedger,
+        RedisQuotaStore,
+        SQLiteQuotaStore,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "ChatModelScope": "chat_models",
+    "ModelScopeEmbeddings": "embeddings",
+    "AllCandidatesFailedError": "fallback",
+    "Candidate": "fallback",
+    "FallbackChatModel": "fallback",
+    "FallbackEmbeddings": "fallback",
+    "InMemoryQuotaStore": "quota",
+    "QuotaLedger": "quota",
+    "RedisQuotaStore": "quota",
+    "SQLiteQuotaStore": "quota",
+}
+
+__all__ = [
+    "AllCandidatesFailedError",
+    "Candidate",
+    "ChatModelScope",
+    "FallbackChatModel",
+    "FallbackEmbeddings",
+    "InMemoryQuotaStore",
+    "ModelScopeEmbeddings",
+    "QuotaLedger",
+    "RedisQuotaStore",
+    "SQLiteQuotaStore",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'langchain_modelscope' has no attribute {name!r}")
+    value = getattr(import_module(f"langchain_modelscope.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
