@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -318,6 +319,17 @@ _async_clients: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~100 ms: do it once per process, not per pooled client."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
+
+
 def _timeout_key(timeout: httpx.Timeout) -> tuple[Any, ...]:
     return (timeout.connect, timeout.read, timeout.write, timeout.pool)
 
@@ -328,7 +340,9 @@ def shared_sync_client(timeout: httpx.Timeout) -> httpx.Client:
     with _pool_lock:
         client = _sync_clients.get(key)
         if client is None or client.is_closed:
-            client = httpx.Client(timeout=timeout, limits=_POOL_LIMITS)
+            client = httpx.Client(
+                timeout=timeout, limits=_POOL_LIMITS, verify=_shared_ssl_context()
+            )
             _sync_clients[key] = client
         return client
 
@@ -341,7 +355,9 @@ def shared_async_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
         clients = _async_clients.setdefault(loop, {})
         client = clients.get(key)
         if client is None or client.is_closed:
-            client = httpx.AsyncClient(timeout=timeout, limits=_POOL_LIMITS)
+            client = httpx.AsyncClient(
+                timeout=timeout, limits=_POOL_LIMITS, verify=_shared_ssl_context()
+            )
             clients[key] = client
         return client
 
