@@ -8,6 +8,7 @@ instances with the same settings share sockets.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -345,6 +346,15 @@ def shared_sync_client(timeout: httpx.Timeout) -> httpx.Client:
             )
             _sync_clients[key] = client
         return client
+
+
+@atexit.register
+def _close_shared_clients() -> None:
+    """Close pooled sockets at exit instead of leaving them to the garbage collector."""
+    with _pool_lock:
+        for client in _sync_clients.values():
+            client.close()
+        _sync_clients.clear()
 
 
 def shared_async_client(timeout: httpx.Timeout) -> httpx.AsyncClient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -543,23 +542,14 @@ def test_embeddings_warn_when_models_differ(ledger: QuotaLedger) -> None:
 # --- cost -------------------------------------------------------------------------------------
 
 
-def test_a_skipped_hop_costs_well_under_two_milliseconds(
-    ledger: QuotaLedger, clock: FakeClock
-) -> None:
+def test_a_spent_primary_is_never_called_again(ledger: QuotaLedger, clock: FakeClock) -> None:
+    """The hop's cost is measured by ``make bench`` (fallback benchmark), not asserted here."""
     primary, backup = chat("a", script=[quota_error(clock)]), chat("b")
     model = fallback(ledger, primary, backup)
-    model.invoke("warm up")
-    rounds = 300
-    started = time.perf_counter()
-    for _ in range(rounds):
-        backup.invoke("direct")
-    direct = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in range(rounds):
+    for _ in range(300):
         model.invoke("through the fallback")
-    through = time.perf_counter() - started
-    assert (through - direct) / rounds < 0.002
     assert len(primary.calls) == 1
+    assert len(backup.calls) == 300
 
 
 def test_metadata_is_json_ready_and_token_free(ledger: QuotaLedger, clock: FakeClock) -> None:
