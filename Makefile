@@ -43,7 +43,8 @@ bench: $(STAMP)
 
 record: $(STAMP)
 	@test -n "$$MODELSCOPE_API_KEY" || { echo "make record talks to the real ModelScope service: set MODELSCOPE_API_KEY first"; exit 2; }
-	$(BIN)/python -m pytest -q tests/chat/test_chat_vcr.py --record-mode=rewrite -p no:socket
+	$(BIN)/python -m pytest -q tests/vcr/test_chat_vcr.py --record-mode=rewrite --force-enable-socket
+	$(BIN)/python -m pytest -q tests/vcr/test_chat_vcr.py tests/vcr/test_cassette_hygiene.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
