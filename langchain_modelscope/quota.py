@@ -576,7 +576,7 @@ class RedisQuotaStore(QuotaStore):
         self,
         url: str | None = None,
         *,
-        client: redis.Redis[Any] | None = None,
+        client: redis.Redis | None = None,
         prefix: str = "langchain_modelscope:quota:",
     ) -> None:
         if url is not None and client is not None:
