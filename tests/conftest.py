@@ -8,9 +8,18 @@ local redis-server), and unit-test modules disable sockets entirely with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from langchain_modelscope._client import API_KEY_ENV_VARS, BASE_URL_ENV_VAR
+from langchain_modelscope.testing import ModelScopeEmulator
+from tests.support.clock import FakeClock, future_start
+from tests.support.redis_server import (
+    redis_package_or_skip,
+    redis_server,
+    redis_server_binary_or_skip,
+)
 
 RECORDING_MODES = {"rewrite", "all", "new_episodes"}
 
@@ -22,3 +31,24 @@ def _no_real_credentials(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
         return
     for name in (*API_KEY_ENV_VARS, BASE_URL_ENV_VAR):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
+    """The fresh emulator of this test, under a short name."""
+    return modelscope_emulator
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A settable ledger clock, half an hour before a daily reset (see `future_start`)."""
+    return FakeClock(future_start())
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server for the whole session (skipped without one, failed on CI)."""
+    binary = redis_server_binary_or_skip()
+    redis_package_or_skip()
+    with redis_server(binary) as url:
+        yield url

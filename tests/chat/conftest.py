@@ -8,29 +8,20 @@ serves the image the standard image tests download, so the suite stays offline.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
-from langchain_modelscope._chat_families import LEARNED_STREAMING
 from langchain_modelscope._client import API_KEY_ENV_VARS, BASE_URL_ENV_VAR
 from langchain_modelscope.testing import ModelScopeEmulator
 from tests.chat.chat_wire import PNG_BYTES
-
-#: The image langchain-tests' image tests fetch from the internet.
-STANDARD_TEST_IMAGE_URL = (
-    "https://raw.githubusercontent.com/langchain-ai/docs/"
-    "4d11d08b6b0e210bd456943f7a22febbd168b543/src/images/agentic-rag-output.png"
-)
+from tests.support.standard_suite import fresh_learned_streaming, serve_standard_test_image
 
 
 @pytest.fixture(autouse=True)
 def _forget_learned_streaming() -> Iterator[None]:
     """Each test starts from the family rules alone."""
-    LEARNED_STREAMING.forget_all()
-    yield
-    LEARNED_STREAMING.forget_all()
+    with fresh_learned_streaming():
+        yield
 
 
 @pytest.fixture
@@ -48,15 +39,4 @@ def chat_env(
 @pytest.fixture
 def local_test_image(monkeypatch: pytest.MonkeyPatch) -> bytes:
     """Answer `httpx.get` of the standard test image locally; other URLs are untouched."""
-    real_get = httpx.get
-
-    def fake_get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
-        if str(url) == STANDARD_TEST_IMAGE_URL:
-            request = httpx.Request("GET", str(url))
-            return httpx.Response(
-                200, content=PNG_BYTES, headers={"content-type": "image/png"}, request=request
-            )
-        return real_get(url, *args, **kwargs)
-
-    monkeypatch.setattr(httpx, "get", fake_get)
-    return PNG_BYTES
+    return serve_standard_test_image(monkeypatch, PNG_BYTES)

@@ -7,15 +7,13 @@ from typing import Any
 import pytest
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_modelscope.chat_models import ChatModelScope
+from tests.chat.standard_flags import ChatModelScopeFlags
 
 pytestmark = pytest.mark.disable_socket
 
 
-class TestChatModelScopeStandardUnit(ChatModelUnitTests):
-    @property
-    def chat_model_class(self) -> type[ChatModelScope]:
-        return ChatModelScope
+class TestChatModelScopeStandardUnit(ChatModelScopeFlags, ChatModelUnitTests):
+    """The capability flags come from ``tests/chat/standard_flags.py``."""
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
@@ -36,27 +34,3 @@ class TestChatModelScopeStandardUnit(ChatModelUnitTests):
                 "model": "Qwen/Qwen2.5-72B-Instruct",
             },
         )
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_image_urls(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "Qwen/Qwen2.5-72B-Instruct"

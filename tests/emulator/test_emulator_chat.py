@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from langchain_modelscope.testing import (
     ModelScopeEmulator,
@@ -66,22 +64,6 @@ def arith(name: str, description: str) -> dict[str, Any]:
 
 MULTIPLY = arith("multiply", "Multiply two integers.")
 ADD = arith("add", "Add two integers.")
-
-
-@pytest.fixture
-def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
-    return modelscope_emulator
-
-
-@pytest.fixture
-def client(emu: ModelScopeEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emu.base_url,
-        headers={"Authorization": f"Bearer {emu.token}"},
-        timeout=10,
-        verify=False,
-    ) as c:
-        yield c
 
 
 def user(text: Any) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import math
 import struct
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,22 +15,6 @@ from langchain_modelscope.testing import ModelScopeEmulator
 
 EMBED = "Qwen/Qwen3-Embedding-0.6B"
 IMAGE = "Qwen/Qwen-Image"
-
-
-@pytest.fixture
-def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
-    return modelscope_emulator
-
-
-@pytest.fixture
-def client(emu: ModelScopeEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emu.base_url,
-        headers={"Authorization": f"Bearer {emu.token}"},
-        timeout=10,
-        verify=False,
-    ) as c:
-        yield c
 
 
 def embed(client: httpx.Client, **body: Any) -> httpx.Response:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,33 +25,13 @@ from langchain_modelscope.testing import (
     ScriptedReply,
     ScriptedToolCall,
 )
+from tests.emulator.plain_http import hello_body, one_off_post
 
 MODEL = "Qwen/Qwen2.5-72B-Instruct"
 
 
-@pytest.fixture
-def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
-    return modelscope_emulator
-
-
-@pytest.fixture
-def client(emu: ModelScopeEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emu.base_url,
-        headers={"Authorization": f"Bearer {emu.token}"},
-        timeout=10,
-        verify=False,
-    ) as c:
-        yield c
-
-
-def _post(url: str, **kwargs: Any) -> httpx.Response:
-    """One-off request without TLS setup (certifi loading is slow, and this is plain http)."""
-    return httpx.post(url, verify=False, **kwargs)
-
-
 def body(model: str = MODEL, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "user", "content": "Hello"}], **extra}
+    return hello_body(model, **extra)
 
 
 def chat(client: httpx.Client, model: str = MODEL, **extra: Any) -> httpx.Response:
@@ -277,7 +256,7 @@ def test_cli_ready_file_and_sigterm(tmp_path: Path) -> None:
             time.sleep(0.05)
         base_url = ready.read_text().strip()
         assert base_url.startswith("http://127.0.0.1:")
-        response = _post(
+        response = one_off_post(
             base_url + "/chat/completions",
             json=body(),
             headers={"Authorization": "Bearer ms-cli-token"},

@@ -6,7 +6,7 @@ Plain httpx on purpose: the package's own client must not be what checks the ser
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,35 +21,15 @@ from langchain_modelscope.testing import (
     utc8_day,
 )
 from langchain_modelscope.testing import _messages as msg
+from tests.emulator.plain_http import hello_body, one_off_get
 
 CHAT_MODEL = "Qwen/Qwen2.5-72B-Instruct"
-
-
-@pytest.fixture
-def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
-    return modelscope_emulator
-
-
-@pytest.fixture
-def client(emu: ModelScopeEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emu.base_url,
-        headers={"Authorization": f"Bearer {emu.token}"},
-        timeout=10,
-        verify=False,
-    ) as c:
-        yield c
-
-
-def _get(url: str, **kwargs: Any) -> httpx.Response:
-    """One-off request without TLS setup (certifi loading is slow, and this is plain http)."""
-    return httpx.get(url, verify=False, **kwargs)
 
 
 def chat(
     client: httpx.Client, model: str = CHAT_MODEL, token: str | None = None, **extra: Any
 ) -> httpx.Response:
-    body = {"model": model, "messages": [{"role": "user", "content": "Hello"}], **extra}
+    body = hello_body(model, **extra)
     headers = {"Authorization": f"Bearer {token}"} if token else None
     return client.post("/chat/completions", json=body, headers=headers)
 
@@ -73,7 +53,7 @@ def test_defaults_and_lifecycle() -> None:
         assert emu.base_url.startswith("http://127.0.0.1:")
         assert emu.base_url.endswith("/v1")
         assert emu.token == DEFAULT_TOKEN
-        assert _get(emu.base_url + "/models").status_code == 200
+        assert one_off_get(emu.base_url + "/models").status_code == 200
     assert not emu.running
     emu.stop()  # idempotent
 
@@ -91,7 +71,7 @@ def test_stop_drops_keepalive_connections() -> None:
 
 def test_catalogue_without_and_with_wrong_token(emu: ModelScopeEmulator) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}):
-        response = _get(emu.base_url + "/models", headers=headers)
+        response = one_off_get(emu.base_url + "/models", headers=headers)
         assert response.status_code == 200
         body = response.json()
         assert body["object"] == "list"
@@ -107,13 +87,13 @@ def test_catalogue_without_and_with_wrong_token(emu: ModelScopeEmulator) -> None
 def test_catalogue_switches_and_single_model(emu: ModelScopeEmulator) -> None:
     emu.config.list_image_models = False
     emu.config.list_embedding_models = False
-    ids = {e["id"] for e in _get(emu.base_url + "/models").json()["data"]}
+    ids = {e["id"] for e in one_off_get(emu.base_url + "/models").json()["data"]}
     assert "Qwen/Qwen-Image" not in ids
     assert "Qwen/Qwen3-Embedding-8B" not in ids
-    one = _get(emu.base_url + "/models/Qwen/Qwen3-8B")
+    one = one_off_get(emu.base_url + "/models/Qwen/Qwen3-8B")
     assert one.status_code == 200
     assert one.json()["owned_by"] == "Qwen"
-    assert _get(emu.base_url + "/models/nope/nope").status_code == 404
+    assert one_off_get(emu.base_url + "/models/nope/nope").status_code == 404
 
 
 def test_add_retire_remove_models(emu: ModelScopeEmulator, client: httpx.Client) -> None:
@@ -392,12 +372,17 @@ def _parallel(emu: ModelScopeEmulator, count: int, model: str = CHAT_MODEL) -> l
         with lock:
             statuses.append(status)
 
+    _run_together(worker, count)
+    return statuses
+
+
+def _run_together(worker: Callable[[], None], count: int) -> None:
+    """Run `worker` in `count` threads at once, and wait for them all."""
     threads = [threading.Thread(target=worker) for _ in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return statuses
 
 
 def test_max_in_flight_and_concurrency_limit(emu: ModelScopeEmulator) -> None:
@@ -450,11 +435,7 @@ def test_many_connections(emu: ModelScopeEmulator) -> None:
             with lock:
                 statuses.append(status)
 
-        threads = [threading.Thread(target=worker) for _ in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _run_together(worker, count)
     assert statuses == [200] * count
     assert emu.max_in_flight(CHAT_MODEL) >= 10  # overlap, however slow the machine
 
@@ -507,7 +488,7 @@ def test_reset(emu: ModelScopeEmulator, client: httpx.Client) -> None:
 
 def test_session_fixture(modelscope_emulator_session: ModelScopeEmulator) -> None:
     modelscope_emulator_session.reset()
-    response = _get(modelscope_emulator_session.base_url + "/models")
+    response = one_off_get(modelscope_emulator_session.base_url + "/models")
     assert response.status_code == 200
     assert len(modelscope_emulator_session.requests) == 1
 

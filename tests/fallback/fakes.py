@@ -6,7 +6,6 @@ They count their own calls, so a test can say "this candidate was called exactly
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -184,29 +183,3 @@ class _Response:
 
     def json(self) -> Any:
         raise ValueError("no body")
-
-
-class FakeClock:
-    """A settable clock for the ledger: tests cross 00:00 UTC+8 without waiting."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> datetime:
-        self.current += timedelta(**delta)
-        return self.current
-
-    def set(self, when: datetime) -> datetime:
-        self.current = when
-        return self.current
-
-
-def future_start() -> datetime:
-    """15:30 UTC (23:30 UTC+8) on a day two years ahead: half an hour before a daily reset.
-
-    In the future on purpose: Redis expires marks by its real clock.
-    """
-    return datetime(datetime.now(timezone.utc).year + 2, 3, 10, 15, 30, tzinfo=timezone.utc)

@@ -41,19 +41,14 @@ from langchain_modelscope.testing import (
     ScriptedReply,
     ScriptedToolCall,
 )
-from tests.fallback.fakes import FakeClock, future_start
 from tests.support import modelscope_facts as facts
+from tests.support.clock import FakeClock, future_start
 
 PRIMARY = "Qwen/Qwen2.5-72B-Instruct"
 SECOND = "deepseek-ai/DeepSeek-V3.2"
 THIRD = "ZhipuAI/GLM-4.6"
 EMBEDDING = "Qwen/Qwen3-Embedding-0.6B"
 LOGGER = "langchain_modelscope.fallback"
-
-
-@pytest.fixture
-def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
-    return modelscope_emulator
 
 
 @pytest.fixture

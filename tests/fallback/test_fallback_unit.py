@@ -31,13 +31,13 @@ from langchain_modelscope.fallback import (
 )
 from langchain_modelscope.quota import QuotaKey, QuotaLedger, account_fingerprint
 from tests.fallback.fakes import (
-    FakeClock,
     HTTPStatusError,
     NoToolsChat,
     ScriptedChat,
     ScriptedEmbeddings,
     StreamBreakError,
 )
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.disable_socket
 

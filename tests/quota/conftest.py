@@ -1,11 +1,14 @@
-"""Fixtures for the quota ledger: a fake clock, and every store behind one factory."""
+"""Fixtures for the quota ledger: every store behind one factory.
+
+The fake `clock` and the session's real redis-server (`redis_url`) come from
+``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,41 +21,11 @@ from langchain_modelscope.quota import (
     SQLiteQuotaStore,
     account_fingerprint,
 )
-from tests.support.redis_server import redis_server, redis_server_binary_or_skip
+from tests.support.clock import FakeClock
 
 #: A fake token in ModelScope's format; tests assert it never leaks.
 TOKEN = "ms-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 OTHER_TOKEN = "ms-11111111-2222-3333-4444-555555555555"
-
-
-def _start() -> datetime:
-    # 15:30 UTC = 23:30 UTC+8, half an hour before a daily reset. In the future on purpose:
-    # Redis expires keys by its own (real) clock, so marks made under the fake clock must not
-    # lie in the real past.
-    return datetime(datetime.now(timezone.utc).year + 2, 3, 10, 15, 30, tzinfo=timezone.utc)
-
-
-class FakeClock:
-    """A settable clock for the ledger: tests cross 00:00 UTC+8 without waiting."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> datetime:
-        self.current += timedelta(**delta)
-        return self.current
-
-    def set(self, when: datetime) -> datetime:
-        self.current = when
-        return self.current
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(_start())
 
 
 @pytest.fixture
@@ -68,21 +41,6 @@ def other_token() -> str:
 @pytest.fixture
 def key() -> QuotaKey:
     return QuotaKey("modelscope", account_fingerprint(TOKEN), "Qwen/Qwen3-32B")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A real redis-server for the whole session (skipped without one, failed on CI)."""
-    binary = redis_server_binary_or_skip()
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        message = 'the redis package is missing: pip install "langchain-modelscope[redis]"'
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    with redis_server(binary) as url:
-        yield url
 
 
 _prefixes = itertools.count()

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisServerUnavailableError", "redis_server", "redis_server_binary_or_skip"]
+__all__ = [
+    "RedisServerUnavailableError",
+    "redis_package_or_skip",
+    "redis_server",
+    "redis_server_binary_or_skip",
+]
 
 
 class RedisServerUnavailableError(RuntimeError):
@@ -43,6 +48,17 @@ def redis_server_binary_or_skip() -> str:
             pytrace=False,
         )
     pytest.skip("redis-server is not installed: apt-get install redis-server to run these tests")
+
+
+def redis_package_or_skip() -> None:
+    """Skips the test without the ``redis`` package, or fails it on CI."""
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        message = 'the redis package is missing: pip install "langchain-modelscope[redis]"'
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
 
 
 def _free_port() -> int:

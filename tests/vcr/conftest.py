@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from langchain_tests.conftest import base_vcr_config
 from vcr import VCR
 
-from langchain_modelscope._chat_families import LEARNED_STREAMING
 from langchain_modelscope._client import API_KEY_ENV_VARS
 from langchain_modelscope.testing import ModelScopeEmulator
+from tests.support.standard_suite import fresh_learned_streaming, serve_standard_test_image
 from tests.vcr.vcr_support import (
     CASSETTES,
     REAL_BASE_URL,
@@ -35,11 +34,6 @@ from tests.vcr.vcr_support import (
     source_for,
 )
 
-#: The image langchain-tests' image tests download from GitHub.
-STANDARD_TEST_IMAGE_URL = (
-    "https://raw.githubusercontent.com/langchain-ai/docs/"
-    "4d11d08b6b0e210bd456943f7a22febbd168b543/src/images/agentic-rag-output.png"
-)
 #: A 1x1 red PNG served in its place, in every mode: the emulator cannot reach GitHub, and a
 #: replayed request body must hold the same bytes the recorded one did (hence fixed bytes,
 #: not ones compressed at run time).
@@ -113,9 +107,8 @@ def vcr_config(pytestconfig: pytest.Config, vcr_source: Source) -> dict[str, Any
 @pytest.fixture(autouse=True)
 def _forget_learned_streaming() -> Iterator[None]:
     """Each test starts from the family rules alone (the thinking-400 cassettes rely on it)."""
-    LEARNED_STREAMING.forget_all()
-    yield
-    LEARNED_STREAMING.forget_all()
+    with fresh_learned_streaming():
+        yield
 
 
 @pytest.fixture
@@ -140,15 +133,4 @@ def stand_in_test_image(monkeypatch: pytest.MonkeyPatch) -> bytes:
 
     The patch sits above httpx's transport, so vcrpy never sees (or records) this download.
     """
-    real_get = httpx.get
-
-    def fake_get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
-        if str(url) == STANDARD_TEST_IMAGE_URL:
-            request = httpx.Request("GET", str(url))
-            return httpx.Response(
-                200, content=STAND_IN_PNG, headers={"content-type": "image/png"}, request=request
-            )
-        return real_get(url, *args, **kwargs)
-
-    monkeypatch.setattr(httpx, "get", fake_get)
-    return STAND_IN_PNG
+    return serve_standard_test_image(monkeypatch, STAND_IN_PNG)

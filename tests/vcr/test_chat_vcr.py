@@ -1,8 +1,9 @@
 """langchain-tests' standard integration suite, replayed from vcrpy cassettes.
 
-The capability flags are those of the emulator-backed suite in ``tests/chat``. Offline, every
-request is answered from ``tests/vcr/cassettes/{TestClass}.{test}.yaml`` (and must match it by
-method, URI and body); ``make record`` re-records them against the live service, and
+The capability flags are those of the emulator-backed suite in ``tests/chat`` (shared through
+``tests/chat/standard_flags.py``). Offline, every request is answered from
+``tests/vcr/cassettes/{TestClass}.{test}.yaml`` (and must match it by method, URI and body);
+``make record`` re-records them against the live service, and
 ``python -m tests.vcr.record_from_emulator`` rebuilds them from the emulator.
 """
 
@@ -13,13 +14,18 @@ from typing import Any
 import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from langchain_modelscope.chat_models import ChatModelScope
+from tests.chat.standard_flags import (
+    THINKING_MODEL,
+    VISION_MODEL,
+    ChatModelScopeIntegrationFlags,
+    TextModelFlags,
+)
 from tests.vcr.vcr_support import Upstream, replay_params
 
 pytestmark = pytest.mark.vcr
 
 
-class TestChatModelScopeVCR(ChatModelIntegrationTests):
+class TestChatModelScopeVCR(ChatModelScopeIntegrationFlags, ChatModelIntegrationTests):
     """A vision-language model, so the image tests run too; it calls tools like text models."""
 
     _upstream_params: dict[str, Any] = replay_params()  # replaced per test by _upstream
@@ -30,49 +36,9 @@ class TestChatModelScopeVCR(ChatModelIntegrationTests):
         self._upstream_params = vcr_upstream.params
 
     @property
-    def chat_model_class(self) -> type[ChatModelScope]:
-        return ChatModelScope
-
-    @property
     def chat_model_params(self) -> dict[str, Any]:
         # max_retries=0: a retried call would record its failure too, and replay that.
-        return {"model": "Qwen/Qwen3-VL-8B-Instruct", "max_retries": 0, **self._upstream_params}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_image_urls(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "Qwen/Qwen2.5-72B-Instruct"
+        return {"model": VISION_MODEL, "max_retries": 0, **self._upstream_params}
 
     @property
     def enable_vcr_tests(self) -> bool:
@@ -80,13 +46,9 @@ class TestChatModelScopeVCR(ChatModelIntegrationTests):
         return True
 
 
-class TestChatModelScopeVCRThinking(TestChatModelScopeVCR):
+class TestChatModelScopeVCRThinking(TextModelFlags, TestChatModelScopeVCR):
     """A Qwen3 hybrid model: every invoke streams under the hood, so most cassettes hold SSE."""
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"model": "Qwen/Qwen3-8B", "max_retries": 0, **self._upstream_params}
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return False  # a text model: the service rejects image parts
+        return {"model": THINKING_MODEL, "max_retries": 0, **self._upstream_params}

@@ -1,0 +1,26 @@
+"""Fixtures of the emulator tests.
+
+Plain httpx on purpose: the package's own client must not be what checks the server against
+the facts sheet. (`emu`, the fresh emulator of each test, comes from ``tests/conftest.py``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from langchain_modelscope.testing import ModelScopeEmulator
+
+
+@pytest.fixture
+def client(emu: ModelScopeEmulator) -> Iterator[httpx.Client]:
+    """A plain httpx client on the emulator, holding its token."""
+    with httpx.Client(
+        base_url=emu.base_url,
+        headers={"Authorization": f"Bearer {emu.token}"},
+        timeout=10,
+        verify=False,
+    ) as c:
+        yield c
