@@ -12,26 +12,18 @@ import atexit
 import json
 import logging
 import os
+import random
 import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import httpx
 from httpx_sse import EventSource
 from pydantic import SecretStr
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 
 from langchain_modelscope._version import __version__
 from langchain_modelscope.errors import (
@@ -48,6 +40,10 @@ from langchain_modelscope.errors import (
     quota_error_from_repeated_429,
     request_id_from_headers,
 )
+
+if TYPE_CHECKING:
+    # tenacity is imported on the first request, not at import time (~7 ms).
+    from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 logger = logging.getLogger("langchain_modelscope")
 
@@ -413,9 +409,7 @@ class ModelScopeClient:
         self.max_retries = max_retries
         self._http_client = http_client
         self._http_async_client = http_async_client
-        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
-            0, backoff_initial
-        )
+        self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         headers = {
             "Accept": "application/json",
@@ -454,7 +448,9 @@ class ModelScopeClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             return min(error.retry_after, 60.0)
-        return float(self._backoff(state))
+        # Exponential backoff with jitter: initial, 2x, 4x, ... capped, plus up to `initial`.
+        delay: float = self._backoff_initial * 2.0 ** (state.attempt_number - 1)
+        return min(delay, self._backoff_max) + random.uniform(0, self._backoff_initial)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -468,6 +464,8 @@ class ModelScopeClient:
         )
 
     def _retrying(self) -> Retrying:
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
         return Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
@@ -477,6 +475,8 @@ class ModelScopeClient:
         )
 
     def _aretrying(self) -> AsyncRetrying:
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
         return AsyncRetrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
