@@ -21,25 +21,55 @@ from langchain_modelscope._chat_messages import PROVIDER, text_of, usage_metadat
 
 _TEXT_MESSAGE: Final = AIMessageChunk(content="", response_metadata={"model_provider": PROVIDER})
 _TEXT_GENERATION: Final = ChatGenerationChunk(message=_TEXT_MESSAGE)
+#: The prototypes' slots, fields-set and extras, for `text_chunk` to start from: a field that
+#: langchain-core adds later keeps the default it validated to here.
+_MESSAGE_SLOTS: Final = dict(_TEXT_MESSAGE.__dict__)
+_MESSAGE_SET: Final = frozenset(
+    {
+        *_TEXT_MESSAGE.model_fields_set,
+        "content",
+        "additional_kwargs",
+        "response_metadata",
+        "tool_calls",
+        "invalid_tool_calls",
+        "tool_call_chunks",
+    }
+)
+_MESSAGE_EXTRA: Final = _TEXT_MESSAGE.__pydantic_extra__
+_GENERATION_SLOTS: Final = dict(_TEXT_GENERATION.__dict__)
+_GENERATION_SET: Final = frozenset({*_TEXT_GENERATION.model_fields_set, "message", "text"})
+_GENERATION_EXTRA: Final = _TEXT_GENERATION.__pydantic_extra__
+_set_slot: Final = object.__setattr__
 
 
 def text_chunk(content: str, additional_kwargs: dict[str, Any]) -> ChatGenerationChunk:
-    """A text/reasoning chunk, equal to one built by the constructors at a third of the cost.
+    """A text/reasoning chunk, equal to one built by the constructors at a quarter of the cost.
 
     Streams are mostly these; they have no tool-call pieces, so no validator has work to do.
-    Copies of validated prototypes, with every mutable field fresh.
+    The fields go straight into pydantic's slots, as ``model_copy(update=...)`` of the
+    validated prototypes would put them, without its copying: every mutable field is fresh.
     """
-    message = _TEXT_MESSAGE.model_copy(
-        update={
-            "content": content,
-            "additional_kwargs": additional_kwargs,
-            "response_metadata": {"model_provider": PROVIDER},
-            "tool_calls": [],
-            "invalid_tool_calls": [],
-            "tool_call_chunks": [],
-        }
-    )
-    return _TEXT_GENERATION.model_copy(update={"message": message, "text": content})
+    message = AIMessageChunk.__new__(AIMessageChunk)
+    slots = _MESSAGE_SLOTS.copy()
+    slots["content"] = content
+    slots["additional_kwargs"] = additional_kwargs
+    slots["response_metadata"] = {"model_provider": PROVIDER}
+    slots["tool_calls"] = []
+    slots["invalid_tool_calls"] = []
+    slots["tool_call_chunks"] = []
+    _set_slot(message, "__dict__", slots)
+    _set_slot(message, "__pydantic_fields_set__", set(_MESSAGE_SET))
+    _set_slot(message, "__pydantic_extra__", None if _MESSAGE_EXTRA is None else {})
+    _set_slot(message, "__pydantic_private__", None)
+    generation = ChatGenerationChunk.__new__(ChatGenerationChunk)
+    generation_slots = _GENERATION_SLOTS.copy()
+    generation_slots["message"] = message
+    generation_slots["text"] = content
+    _set_slot(generation, "__dict__", generation_slots)
+    _set_slot(generation, "__pydantic_fields_set__", set(_GENERATION_SET))
+    _set_slot(generation, "__pydantic_extra__", None if _GENERATION_EXTRA is None else {})
+    _set_slot(generation, "__pydantic_private__", None)
+    return generation
 
 
 class StreamState:

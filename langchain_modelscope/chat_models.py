@@ -18,14 +18,8 @@ from langchain_core.language_models.chat_models import (
     generate_from_stream,
 )
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import (
@@ -72,6 +66,7 @@ from langchain_modelscope.errors import (
 
 if TYPE_CHECKING:
     from langchain_core.language_models import ModelProfile
+    from langchain_core.tools import BaseTool
 
 try:  # langchain-core >= 1.2; older releases do not check profile keys at all
     from langchain_core.language_models.model_profile import _warn_unknown_profile_keys
@@ -682,6 +677,14 @@ class ChatModelScope(BaseChatModel):
             )
         if schema is None and method != "json_mode":
             raise ValueError(f"method={method!r} needs a schema; only json_mode works without")
+        # Imported here: the parsers (and the tools module they pull in) cost ~8 ms at import
+        # time, for a method most programs never call (bench/findings.md, import benchmark).
+        from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+        from langchain_core.output_parsers.openai_tools import (
+            JsonOutputKeyToolsParser,
+            PydanticToolsParser,
+        )
+
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         ls_format: dict[str, Any] = {"kwargs": {"method": method}, "schema": schema}
         parser: Runnable[Any, Any]
