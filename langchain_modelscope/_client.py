@@ -16,10 +16,10 @@ import random
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 logger = logging.getLogger("langchain_modelscope")
+_T = TypeVar("_T")
 
 DEFAULT_BASE_URL: Final = "https://api-inference.modelscope.cn/v1"
 BASE_URL_ENV_VAR: Final = "MODELSCOPE_BASE_URL"
@@ -485,6 +486,48 @@ class ModelScopeClient:
             reraise=True,
         )
 
+    def _call(self, once: Callable[[], _T]) -> _T:
+        """``once()`` under the retry policy.
+
+        Most calls succeed, so the first try runs outside tenacity; after a passing failure
+        tenacity takes over and sees that failure as its attempt 1, so waits, logs and counts
+        are those of the policy.
+        """
+        try:
+            return once()
+        except Exception as error:
+            if self.max_retries == 0 or not is_transient(error):
+                raise
+            first: BaseException | None = error
+
+        def again() -> _T:
+            nonlocal first
+            if first is not None:
+                error, first = first, None
+                raise error
+            return once()
+
+        return self._retrying()(again)
+
+    async def _acall(self, once: Callable[[], Awaitable[_T]]) -> _T:
+        """The async twin of `_call`."""
+        try:
+            return await once()
+        except Exception as error:
+            if self.max_retries == 0 or not is_transient(error):
+                raise
+            first: BaseException | None = error
+
+        async def again() -> _T:
+            nonlocal first
+            if first is not None:
+                error, first = first, None
+                raise error
+            return await once()
+
+        result: _T = await self._aretrying()(again)
+        return result
+
     def _raise_for_status(self, response: httpx.Response, model: str | None) -> None:
         if response.status_code < 400:
             return
@@ -540,7 +583,7 @@ class ModelScopeClient:
             return self._decode(response, model)
 
         try:
-            return self._retrying()(once)
+            return self._call(once)
         except RateLimitError as error:
             raise self._finish_retries(error) from error
 
@@ -560,7 +603,7 @@ class ModelScopeClient:
             return self._decode(response, model)
 
         try:
-            return await self._aretrying()(once)
+            return await self._acall(once)
         except RateLimitError as error:
             raise self._finish_retries(error) from error
 
@@ -598,7 +641,7 @@ class ModelScopeClient:
             return response
 
         try:
-            response = self._retrying()(open_once)
+            response = self._call(open_once)
         except RateLimitError as error:
             raise self._finish_retries(error) from error
         try:
@@ -633,7 +676,7 @@ class ModelScopeClient:
             return response
 
         try:
-            response: httpx.Response = await self._aretrying()(open_once)
+            response = await self._acall(open_once)
         except RateLimitError as error:
             raise self._finish_retries(error) from error
         try:
