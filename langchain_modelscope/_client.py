@@ -195,9 +195,10 @@ class _EventStreamBase:
         self._saw_finish_reason = False
 
     def _decode(self, data: str) -> Any:
-        if not data.strip():
+        text = data.strip()
+        if not text:
             return None  # keep-alive
-        if data.strip() == "[DONE]":
+        if text == "[DONE]":
             self.finished = True
             return _DONE
         try:
