@@ -7,7 +7,9 @@ checked against what ModelScope says, not against the emulator's own wording.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,7 +25,7 @@ from langchain_modelscope._client import (
     RateLimitInfo,
     resolve_api_key,
     resolve_base_url,
-    shared_async_client,
+    shared_async_pools,
     shared_sync_client,
 )
 from langchain_modelscope.testing import Fault, ModelScopeEmulator
@@ -109,12 +111,13 @@ class TestSettings:
         assert a.sync_client is b.sync_client
 
     async def test_async_pool_is_per_event_loop(self) -> None:
-        first = shared_async_client(httpx.Timeout(5.0))
-        assert first is shared_async_client(httpx.Timeout(5.0))
+        first = shared_async_pools(httpx.Timeout(5.0))
+        assert first is shared_async_pools(httpx.Timeout(5.0))
+        assert first is not shared_async_pools(httpx.Timeout(6.0))
 
-        def in_another_loop() -> httpx.AsyncClient:
-            async def get() -> httpx.AsyncClient:
-                return shared_async_client(httpx.Timeout(5.0))
+        def in_another_loop() -> object:
+            async def get() -> object:
+                return shared_async_pools(httpx.Timeout(5.0))
 
             return asyncio.run(get())
 
@@ -494,3 +497,74 @@ def test_json_answer_to_a_stream_request_is_handled() -> None:
     )
     with pytest.raises(errors.APIError, match="quota"), client.stream(CHAT, chat_body()) as stream:
         list(stream)
+
+
+# Servers that write JSON with ensure_ascii=False put these characters in raw. They end a line
+# for str.splitlines (and so for httpx's iter_lines) but not for SSE, which ends lines at CR,
+# LF or CRLF only: a client that splits on them breaks the event in two.
+UNICODE_LINE_BREAKS = "a\u2028b\u2029c\x85d\x0be\x0cf\x1cg"
+
+
+def _sse_in_pieces(*, crlf: bool) -> list[bytes]:
+    """One answer in two events, cut at awkward places (inside a UTF-8 character, a CRLF)."""
+    newline = "\r\n" if crlf else "\n"
+    events = [
+        json.dumps(
+            {"choices": [{"index": 0, "delta": {"content": UNICODE_LINE_BREAKS}}]},
+            ensure_ascii=False,
+        ),
+        json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        "[DONE]",
+    ]
+    raw = "".join(f"data: {event}{newline}{newline}" for event in events).encode()
+    cut = raw.index("\u2028".encode()) + 1  # inside the three bytes of U+2028
+    pieces = [raw[:cut], raw[cut : cut + 7]]
+    rest = raw[cut + 7 :]
+    if crlf:
+        middle = rest.index(b"\r\n") + 1  # between CR and LF
+        pieces += [rest[:middle], rest[middle:]]
+    else:
+        pieces.append(rest)
+    return pieces
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+def test_stream_keeps_unicode_line_breaks_inside_an_event(crlf: bool) -> None:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200,
+            content=iter(_sse_in_pieces(crlf=crlf)),
+            headers={"content-type": "text/event-stream"},
+        )
+    )
+    client = ModelScopeClient(
+        api_key=SecretStr("t"),
+        base_url=DEFAULT_BASE_URL,
+        http_client=httpx.Client(transport=transport),
+    )
+    with client.stream(CHAT, chat_body(stream=True)) as stream:
+        payloads = list(stream)
+    assert payloads[0]["choices"][0]["delta"]["content"] == UNICODE_LINE_BREAKS
+    assert len(payloads) == 2
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+async def test_async_stream_keeps_unicode_line_breaks_inside_an_event(crlf: bool) -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        for piece in _sse_in_pieces(crlf=crlf):
+            yield piece
+
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, content=pieces(), headers={"content-type": "text/event-stream"}
+        )
+    )
+    client = ModelScopeClient(
+        api_key=SecretStr("t"),
+        base_url=DEFAULT_BASE_URL,
+        http_async_client=httpx.AsyncClient(transport=transport),
+    )
+    async with client.astream(CHAT, chat_body(stream=True)) as stream:
+        payloads = [payload async for payload in stream]
+    assert payloads[0]["choices"][0]["delta"]["content"] == UNICODE_LINE_BREAKS
+    assert len(payloads) == 2
