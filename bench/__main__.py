@@ -5,8 +5,8 @@ python -m bench --quick           every benchmark, tiny counts (seconds); writes
 python -m bench --only stream     one benchmark (repeat --only, or comma-separate)
 python -m bench --json out.json   also dump machine-readable results (the smoke test)
 python -m bench --profile invoke  profile ChatModelScope's hot path for one benchmark
-python -m bench --patch sse-lines --only stream
-                                  measure a proposed hot-path change (bench/findings.md)
+python -m bench --package-path DIR --only stream
+                                  measure a patched copy of the package (before/after)
 """
 
 from __future__ import annotations
@@ -79,13 +79,6 @@ def _parser() -> argparse.ArgumentParser:
         help="import langchain_modelscope from DIR (a patched copy) instead of the install",
     )
     parser.add_argument(
-        "--patch",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="apply a proposed hot-path change in this process first (bench/_patches.py)",
-    )
-    parser.add_argument(
         "--profile",
         default=None,
         metavar="NAME",
@@ -120,12 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     if args.concurrency is not None:
         sizes = dataclasses.replace(sizes, concurrent=args.concurrency)
-    patches = [name for item in args.patch for name in item.split(",") if name]
-    if patches:
-        from bench._patches import apply
-
-        apply(patches)
-        print(f"bench: patched in this process: {', '.join(patches)}")
     if args.profile:
         from bench._profile import profile
 
@@ -137,8 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
         return 2
     info = machine()
-    if patches:
-        info["patches applied (bench/_patches.py)"] = ", ".join(patches)
     info["load average at start (1/5/15 min)"] = load()
     print(f"bench: {'quick' if args.quick else 'full'} run of {', '.join(wanted)}", flush=True)
     results: list[BenchResult] = []
@@ -170,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     write_md = args.write if args.write is not None else not args.quick
     if write_md:
         mode = "quick run" if args.quick else "full run"
-        if patches:
-            mode += " with patches " + ", ".join(patches)
+        if args.package_path is not None:
+            mode += f" of the package in {args.package_path}"
         write(render(results, info, mode, failures), args.output)
         print(f"bench: wrote {args.output}")
     if args.json is not None:

@@ -19,7 +19,6 @@ from bench._harness import ROOT, BenchResult
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
-PROPOSALS = Path(__file__).resolve().parent / "proposals"
 PACKAGES = (
     "langchain-modelscope",
     "langchain-core",
@@ -30,6 +29,7 @@ PACKAGES = (
     "httpx-sse",
     "pydantic",
     "tenacity",
+    "orjson",
 )
 
 
@@ -158,7 +158,7 @@ def render(
         "`tests/bench` runs it in `make test`.",
         "- `--only NAME[,NAME]` (invoke, stream, concurrency, import, embeddings, fallback), "
         "`--concurrency N`, `--json PATH`, `--profile NAME[:pyinstrument]`, "
-        "`--patch NAME` (a proposal applied in-process), `--package-path DIR` (a patched copy).",
+        "`--package-path DIR` (measure a patched copy of the package: before/after).",
         "",
         "## How to read the tables",
         "",
@@ -176,18 +176,6 @@ def render(
     parts.extend(section(r) + "\n" for r in results)
     if FINDINGS.exists():
         parts += ["## Findings", "", FINDINGS.read_text(encoding="utf-8").strip(), ""]
-    diffs = sorted(PROPOSALS.glob("*.diff"))
-    if diffs:
-        parts += [
-            "## Proposed diffs",
-            "",
-            "Verbatim from `bench/proposals/` (apply with `git apply`; see Findings for what "
-            "each one measured).",
-            "",
-        ]
-        for diff in diffs:
-            body = diff.read_text(encoding="utf-8").rstrip()
-            parts += [f"### `{diff.name}`", "", "```diff", body, "```", ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

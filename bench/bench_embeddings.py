@@ -38,7 +38,7 @@ OAI_ASYNC = "OpenAIEmbeddings (async)"
 PKG_SYNC = "ModelScopeEmbeddings (sync)"
 PKG_B64 = "ModelScopeEmbeddings (async, encoding_format=base64)"
 OAI_SYNC = "OpenAIEmbeddings (sync)"
-BARE_ASYNC = "bare httpx (async, 64/batch, 4 in flight, float)"
+BARE_ASYNC = "bare httpx (async, 64/batch, 4 in flight, float, stdlib json)"
 BARE_BATCH: Final = 64
 BARE_CONCURRENCY: Final = 4
 

@@ -45,7 +45,7 @@ EXPECTED: dict[str, list[str]] = {
         "OpenAIEmbeddings (async)",
         "ModelScopeEmbeddings (sync)",
         "OpenAIEmbeddings (sync)",
-        "bare httpx (async, 64/batch, 4 in flight, float)",
+        "bare httpx (async, 64/batch, 4 in flight, float, stdlib json)",
     ],
     "fallback": ["FallbackChatModel", "ChatOpenAI.with_fallbacks"],
 }
