@@ -363,6 +363,46 @@ def _shared_ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing.
+
+    The pooled clients carry the calls of every token in the process (backup accounts
+    included): a cookie one account's answer sets must not ride along with another's calls,
+    and a bearer-token API has no use for cookies. Skipping httpx's cookie parsing also saves
+    ~45 µs per answer.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _PooledClient(httpx.Client):
+    """The package's shared sync client: httpx's, without cookie state."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("the package's pooled clients keep no cookies; pass your own http_client")
+
+
+class _PooledAsyncClient(httpx.AsyncClient):
+    """The async twin of `_PooledClient`."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("the package's pooled clients keep no cookies; pass your own http_client")
+
+
+_NO_COOKIES: Final = _NoCookies()
+
+
 def _timeout_key(timeout: httpx.Timeout) -> tuple[Any, ...]:
     return (timeout.connect, timeout.read, timeout.write, timeout.pool)
 
@@ -373,7 +413,7 @@ def shared_sync_client(timeout: httpx.Timeout) -> httpx.Client:
     with _pool_lock:
         client = _sync_clients.get(key)
         if client is None or client.is_closed:
-            client = httpx.Client(
+            client = _PooledClient(
                 timeout=timeout, limits=_POOL_LIMITS, verify=_shared_ssl_context()
             )
             _sync_clients[key] = client
@@ -429,7 +469,7 @@ class AsyncPools:
             self._in_flight[index] -= 1
 
     def _new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+        return _PooledAsyncClient(
             timeout=self._timeout, limits=_ASYNC_POOL_LIMITS, verify=_shared_ssl_context()
         )
 

@@ -207,6 +207,77 @@ class TestProxies:
         assert len(shared_async_pools(httpx.Timeout(34.5, connect=10.0)).clients) == 2
 
 
+# --- cookies ----------------------------------------------------------------------------------
+
+
+class _CookieSettingServer(BaseHTTPRequestHandler):
+    """Answers every call and sets a cookie, as a cloud load balancer may; notes Cookie headers."""
+
+    seen: list[str | None]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.seen.append(self.headers.get("cookie"))
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("set-cookie", "acw_tc=session-of-the-first-account; Path=/")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def cookie_server() -> Iterator[tuple[str, list[str | None]]]:
+    seen: list[str | None] = []
+    handler = type("Handler", (_CookieSettingServer,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class TestCookies:
+    """The pooled clients serve every token in the process: no cookie passes between them."""
+
+    def test_sync_pool_sends_no_cookie_back(
+        self, cookie_server: tuple[str, list[str | None]]
+    ) -> None:
+        url, seen = cookie_server
+        for token in ("ms-first-account", "ms-second-account"):
+            client = ModelScopeClient(api_key=SecretStr(token), base_url=url, max_retries=0)
+            client.post("/chat/completions", BODY, model=MODEL)
+        assert seen == [None, None]
+
+    async def test_async_pools_send_no_cookie_back(
+        self, cookie_server: tuple[str, list[str | None]]
+    ) -> None:
+        url, seen = cookie_server
+        for token in ("ms-first-account", "ms-second-account"):
+            client = ModelScopeClient(api_key=SecretStr(token), base_url=url, max_retries=0)
+            await client.apost("/chat/completions", BODY, model=MODEL)
+        assert seen == [None, None]
+
+    def test_a_users_own_client_keeps_its_cookies(
+        self, cookie_server: tuple[str, list[str | None]]
+    ) -> None:
+        url, seen = cookie_server
+        with httpx.Client() as own:
+            client = ModelScopeClient(
+                api_key=SecretStr("ms-own"), base_url=url, max_retries=0, http_client=own
+            )
+            client.post("/chat/completions", BODY, model=MODEL)
+            client.post("/chat/completions", BODY, model=MODEL)
+        assert seen == [None, "acw_tc=session-of-the-first-account"]
+
+
 # --- headers ----------------------------------------------------------------------------------
 
 
