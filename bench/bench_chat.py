@@ -58,6 +58,19 @@ def fast_server(sizes: Sizes) -> AbstractContextManager[str]:
     )
 
 
+def _cpu_columns(unit: str, *extra: str) -> list[str]:
+    """The columns `_cpu_table` fills, then `extra` ones."""
+    return [
+        f"CPU {unit} (median)",
+        "min–max",
+        f"wall {unit}",
+        f"of which GC {unit}",
+        "vs ChatOpenAI",
+        "vs floor",
+        *extra,
+    ]
+
+
 def _cpu_table(
     result: BenchResult, clocks: dict[str, list[Clock]], unit: str, scale: float
 ) -> None:
@@ -130,14 +143,7 @@ def bench_invoke(sizes: Sizes) -> BenchResult:
     result = BenchResult(
         name="invoke",
         title="1. Client CPU per invoke (short answer)",
-        columns=[
-            f"CPU {unit} (median)",
-            "min–max",
-            f"wall {unit}",
-            f"of which GC {unit}",
-            "vs ChatOpenAI",
-            "vs floor",
-        ],
+        columns=_cpu_columns(unit),
         params={"rounds": sizes.invoke_rounds, "calls_per_round": sizes.invoke_calls},
     )
     calls = sizes.invoke_calls
@@ -198,16 +204,7 @@ def bench_stream(sizes: Sizes) -> BenchResult:
     result = BenchResult(
         name="stream",
         title=f"2. Client CPU per streamed answer of {sizes.stream_chunks:,} chunks",
-        columns=[
-            f"CPU {unit} (median)",
-            "min–max",
-            f"wall {unit}",
-            f"of which GC {unit}",
-            "vs ChatOpenAI",
-            "vs floor",
-            "vs floor, GC aside",
-            "vs floor (chunks built)",
-        ],
+        columns=_cpu_columns(unit, "vs floor, GC aside", "vs floor (chunks built)"),
         params={
             "rounds": sizes.stream_rounds,
             "streams_per_round": sizes.streams,

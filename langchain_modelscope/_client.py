@@ -376,8 +376,8 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
-class _PooledClient(httpx.Client):
-    """The package's shared sync client: httpx's, without cookie state."""
+class _WithoutCookies:
+    """Mixed into the package's pooled clients, ahead of httpx's class: no cookie state."""
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -388,16 +388,12 @@ class _PooledClient(httpx.Client):
         raise TypeError("the package's pooled clients keep no cookies; pass your own http_client")
 
 
-class _PooledAsyncClient(httpx.AsyncClient):
-    """The async twin of `_PooledClient`."""
+class _PooledClient(_WithoutCookies, httpx.Client):
+    """The package's shared sync client."""
 
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
 
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("the package's pooled clients keep no cookies; pass your own http_client")
+class _PooledAsyncClient(_WithoutCookies, httpx.AsyncClient):
+    """The package's shared async client (one per pool)."""
 
 
 _NO_COOKIES: Final = _NoCookies()

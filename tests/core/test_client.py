@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from tests.support import modelscope_facts as facts
 
 MODEL = "Qwen/Qwen2.5-72B-Instruct"
 CHAT = "/chat/completions"
+SSE_HEADERS = {"content-type": "text/event-stream"}
 
 
 def chat_body(**extra: Any) -> dict[str, Any]:
@@ -54,6 +55,24 @@ def make_client(
 
 def chat_calls(emu: ModelScopeEmulator) -> int:
     return len(emu.requests_for(path="/v1/chat/completions"))
+
+
+def scripted_client(answer: Callable[[httpx.Request], httpx.Response]) -> ModelScopeClient:
+    """A client whose calls, sync and async, all get `answer` (no socket)."""
+    transport = httpx.MockTransport(answer)
+    return ModelScopeClient(
+        api_key=SecretStr("t"),
+        base_url=DEFAULT_BASE_URL,
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+    )
+
+
+def event_stream(content: Any) -> Callable[[httpx.Request], httpx.Response]:
+    """An answer with `content` (bytes, or an iterator of pieces) as an event stream."""
+    return lambda request: httpx.Response(
+        200, content=content() if callable(content) else content, headers=SSE_HEADERS
+    )
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -456,16 +475,7 @@ def test_stream_tolerates_keepalives_and_empty_choices() -> None:
         b'data: {"choices":[],"usage":{"total_tokens":3}}\n\n'
         b"data: [DONE]\n\n"
     )
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(
-            200, content=body, headers={"content-type": "text/event-stream"}
-        )
-    )
-    client = ModelScopeClient(
-        api_key=SecretStr("t"),
-        base_url=DEFAULT_BASE_URL,
-        http_client=httpx.Client(transport=transport),
-    )
+    client = scripted_client(event_stream(body))
     with client.stream(CHAT, chat_body(stream=True)) as stream:
         payloads = list(stream)
     assert [p.get("usage") for p in payloads] == [None, None, {"total_tokens": 3}]
@@ -473,28 +483,14 @@ def test_stream_tolerates_keepalives_and_empty_choices() -> None:
 
 def test_stream_ending_without_done_or_finish_is_interrupted() -> None:
     body = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(
-            200, content=body, headers={"content-type": "text/event-stream"}
-        )
-    )
-    client = ModelScopeClient(
-        api_key=SecretStr("t"),
-        base_url=DEFAULT_BASE_URL,
-        http_client=httpx.Client(transport=transport),
-    )
+    client = scripted_client(event_stream(body))
     with pytest.raises(errors.StreamInterruptedError), client.stream(CHAT, chat_body()) as stream:
         list(stream)
 
 
 def test_json_answer_to_a_stream_request_is_handled() -> None:
     error = facts.error_envelope(facts.QUOTA_DAILY)
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=error))
-    client = ModelScopeClient(
-        api_key=SecretStr("t"),
-        base_url=DEFAULT_BASE_URL,
-        http_client=httpx.Client(transport=transport),
-    )
+    client = scripted_client(lambda request: httpx.Response(200, json=error))
     with pytest.raises(errors.APIError, match="quota"), client.stream(CHAT, chat_body()) as stream:
         list(stream)
 
@@ -530,18 +526,7 @@ def _sse_in_pieces(*, crlf: bool) -> list[bytes]:
 
 @pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
 def test_stream_keeps_unicode_line_breaks_inside_an_event(crlf: bool) -> None:
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(
-            200,
-            content=iter(_sse_in_pieces(crlf=crlf)),
-            headers={"content-type": "text/event-stream"},
-        )
-    )
-    client = ModelScopeClient(
-        api_key=SecretStr("t"),
-        base_url=DEFAULT_BASE_URL,
-        http_client=httpx.Client(transport=transport),
-    )
+    client = scripted_client(event_stream(lambda: iter(_sse_in_pieces(crlf=crlf))))
     with client.stream(CHAT, chat_body(stream=True)) as stream:
         payloads = list(stream)
     assert payloads[0]["choices"][0]["delta"]["content"] == UNICODE_LINE_BREAKS
@@ -554,16 +539,7 @@ async def test_async_stream_keeps_unicode_line_breaks_inside_an_event(crlf: bool
         for piece in _sse_in_pieces(crlf=crlf):
             yield piece
 
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(
-            200, content=pieces(), headers={"content-type": "text/event-stream"}
-        )
-    )
-    client = ModelScopeClient(
-        api_key=SecretStr("t"),
-        base_url=DEFAULT_BASE_URL,
-        http_async_client=httpx.AsyncClient(transport=transport),
-    )
+    client = scripted_client(event_stream(pieces))
     async with client.astream(CHAT, chat_body(stream=True)) as stream:
         payloads = [payload async for payload in stream]
     assert payloads[0]["choices"][0]["delta"]["content"] == UNICODE_LINE_BREAKS

@@ -12,7 +12,7 @@ import json
 import math
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -127,31 +127,17 @@ class TestAsyncPools:
 # --- proxies ----------------------------------------------------------------------------------
 
 
-class _RecordingProxy(BaseHTTPRequestHandler):
-    """A forward proxy that answers every call itself, and notes the target it was asked for."""
+class _LoopbackHandler(BaseHTTPRequestHandler):
+    """A one-route server for these tests: notes something of each call, answers JSON."""
 
-    seen: list[str]
+    seen: list[Any]
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
-        self.seen.append(self.path)
-        body = json.dumps(
-            {
-                "id": "chatcmpl-proxy",
-                "object": "chat.completion",
-                "model": MODEL,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "via proxy"},
-                        "finish_reason": "stop",
-                    }
-                ],
-            }
-        ).encode()
+    def answer(self, body: bytes, *headers: tuple[str, str]) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
         self.send_response(200)
         self.send_header("content-type", "application/json")
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -160,23 +146,41 @@ class _RecordingProxy(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(handler: type[_LoopbackHandler], seen: list[Any]) -> Iterator[int]:
+    """`handler` on a free loopback port, in a thread; yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (handler,), {"seen": seen}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _RecordingProxy(_LoopbackHandler):
+    """A forward proxy that answers every call itself, and notes the target it was asked for."""
+
+    def do_POST(self) -> None:
+        self.seen.append(self.path)
+        message = {"role": "assistant", "content": "via proxy"}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        self.answer(
+            json.dumps({"id": "chatcmpl-proxy", "model": MODEL, "choices": [choice]}).encode()
+        )
+
+
 @pytest.fixture
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """A proxy on loopback, named in HTTP_PROXY as a user behind one would set it."""
     seen: list[str] = []
-    handler = type("Handler", (_RecordingProxy,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
-    try:
+    with serving(_RecordingProxy, seen) as port:
+        for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
         yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class TestProxies:
@@ -210,38 +214,19 @@ class TestProxies:
 # --- cookies ----------------------------------------------------------------------------------
 
 
-class _CookieSettingServer(BaseHTTPRequestHandler):
+class _CookieSettingServer(_LoopbackHandler):
     """Answers every call and sets a cookie, as a cloud load balancer may; notes Cookie headers."""
 
-    seen: list[str | None]
-
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
         self.seen.append(self.headers.get("cookie"))
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("set-cookie", "acw_tc=session-of-the-first-account; Path=/")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.answer(b'{"ok": true}', ("set-cookie", "acw_tc=first-account; Path=/"))
 
 
 @pytest.fixture
 def cookie_server() -> Iterator[tuple[str, list[str | None]]]:
     seen: list[str | None] = []
-    handler = type("Handler", (_CookieSettingServer,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_CookieSettingServer, seen) as port:
+        yield f"http://127.0.0.1:{port}/v1", seen
 
 
 class TestCookies:
@@ -275,7 +260,7 @@ class TestCookies:
             )
             client.post("/chat/completions", BODY, model=MODEL)
             client.post("/chat/completions", BODY, model=MODEL)
-        assert seen == [None, "acw_tc=session-of-the-first-account"]
+        assert seen == [None, "acw_tc=first-account"]
 
 
 # --- headers ----------------------------------------------------------------------------------
