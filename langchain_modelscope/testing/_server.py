@@ -140,22 +140,6 @@ class _FaultEntry:
     times: int
 
 
-@dataclass
-class _Call:
-    """What the dispatcher knows about one API call."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    raw_body: bytes
-    request_id: str
-    record: RecordedRequest
-    model: str | None
-    token: str | None
-
-
 def _model_matches(wanted: str | None, requested: str | None) -> bool:
     if wanted is None:
         return True
@@ -557,18 +541,6 @@ class ModelScopeEmulator:
                 self._max_in_flight[key] = max(self._max_in_flight.get(key, 0), concurrency)
             record.concurrency = concurrency
             self._log.append(record)
-        call = _Call(
-            method=handler.command,
-            path=path,
-            query=query,
-            headers=headers,
-            body=body,
-            raw_body=raw_body,
-            request_id=request_id,
-            record=record,
-            model=model,
-            token=token,
-        )
         admitted: list[str] = []
         finished = False
 
@@ -590,17 +562,17 @@ class ModelScopeEmulator:
 
         try:
             try:
-                outcome, slow = self._respond(call, admitted)
+                outcome, slow = self._respond(record, admitted)
             except Exception as exc:  # an emulator bug: say so instead of dropping the socket
                 text = f"emulator internal error: {type(exc).__name__}: {exc}"
-                outcome, slow = self._error(500, text, call, code="emulator_bug"), 0.0
+                outcome, slow = self._error(500, text, record, code="emulator_bug"), 0.0
             self._write(handler, outcome, request_id, slow, finish)
         finally:
             if not finished:
                 finish(0)
 
-    def _take_fault(self, call: _Call) -> Fault | None:
-        streaming_chat = call.record.streamed and call.path.endswith("/chat/completions")
+    def _take_fault(self, call: RecordedRequest) -> Fault | None:
+        streaming_chat = call.streamed and call.path.endswith("/chat/completions")
         with self._lock:
             for entry in self._faults:
                 if entry.fault.kind in STREAM_FAULT_KINDS and not streaming_chat:
@@ -612,11 +584,11 @@ class ModelScopeEmulator:
                 entry.times -= 1
                 if entry.times <= 0:
                     self._faults.remove(entry)
-                call.record.fault = entry.fault.kind
+                call.fault = entry.fault.kind
                 return entry.fault
         return None
 
-    def _respond(self, call: _Call, admitted: list[str]) -> tuple[_Outcome, float]:
+    def _respond(self, call: RecordedRequest, admitted: list[str]) -> tuple[_Outcome, float]:
         fault = self._take_fault(call)
         slow = 0.0
         stream_fault: Fault | None = None
@@ -729,7 +701,7 @@ class ModelScopeEmulator:
         self,
         status: int,
         message: str,
-        call: _Call,
+        call: RecordedRequest,
         *,
         code: str | None = None,
         type_: str | None = None,
@@ -749,7 +721,7 @@ class ModelScopeEmulator:
             }
         return _Answer(status, _json_bytes(body), dict(headers or {}))
 
-    def _fault_answer(self, fault: Fault, call: _Call) -> _Answer:
+    def _fault_answer(self, fault: Fault, call: RecordedRequest) -> _Answer:
         headers = dict(fault.headers)
         if fault.has_default_body:
             answer = self._error(fault.status_code, msg.CHOICE_SERVER_ERROR, call)
@@ -773,7 +745,7 @@ class ModelScopeEmulator:
 
     # ----------------------------------------------------------------- auth, models, quotas
 
-    def _authenticate(self, call: _Call) -> _Account | _Answer:
+    def _authenticate(self, call: RecordedRequest) -> _Account | _Answer:
         with self._lock:
             account = self._accounts.get(call.token or "")
         if account is None:
@@ -784,7 +756,7 @@ class ModelScopeEmulator:
             return self._error(403, msg.SHEET_UNVERIFIED, call, type_="permission_denied")
         return account
 
-    def _lookup_model(self, call: _Call) -> ModelInfo | _Answer:
+    def _lookup_model(self, call: RecordedRequest) -> ModelInfo | _Answer:
         model = call.model or ""
         with self._lock:
             info = self._models.get(base_model_id(model))
@@ -814,7 +786,7 @@ class ModelScopeEmulator:
         return used if stored_day == day else 0
 
     def _admit(
-        self, account: _Account, call: _Call, admitted: list[str]
+        self, account: _Account, call: RecordedRequest, admitted: list[str]
     ) -> tuple[_Answer | None, dict[str, str]]:
         """Concurrency and quota gate; counts the call when it passes.
 
@@ -868,7 +840,7 @@ class ModelScopeEmulator:
             self._usage[(account.token, base)] = (day, model_used + 1)
             return None, headers(account_used + 1, model_used + 1)
 
-    def _account_quota_error(self, call: _Call, headers: dict[str, str]) -> _Answer:
+    def _account_quota_error(self, call: RecordedRequest, headers: dict[str, str]) -> _Answer:
         if self.config.account_quota_style == "insufficient_balance":
             return self._error(
                 429, msg.SHEET_INSUFFICIENT_BALANCE, call, code=None, headers=headers
@@ -882,7 +854,7 @@ class ModelScopeEmulator:
             headers=headers,
         )
 
-    def _model_quota_error(self, call: _Call, headers: dict[str, str]) -> _Answer:
+    def _model_quota_error(self, call: RecordedRequest, headers: dict[str, str]) -> _Answer:
         style = self.config.quota_error_style
         model = call.model or ""
         if style == "no_body":
@@ -897,7 +869,9 @@ class ModelScopeEmulator:
             429, template.format(model=model), call, code="rate_limit_exceeded", headers=headers
         )
 
-    def _gate(self, call: _Call, admitted: list[str]) -> tuple[_Account, ModelInfo] | _Answer:
+    def _gate(
+        self, call: RecordedRequest, admitted: list[str]
+    ) -> tuple[_Account, ModelInfo] | _Answer:
         account = self._authenticate(call)
         if isinstance(account, _Answer):
             return account
@@ -944,7 +918,7 @@ class ModelScopeEmulator:
             data = [self._catalogue_entry(m) for m in self._models.values() if self._listed(m)]
         return _Answer(200, _json_bytes({"object": "list", "data": data}))
 
-    def _get_model(self, call: _Call) -> _Answer:
+    def _get_model(self, call: RecordedRequest) -> _Answer:
         model_id = call.path[len("/v1/models/") :]
         with self._lock:
             info = self._models.get(base_model_id(model_id))
@@ -954,7 +928,9 @@ class ModelScopeEmulator:
 
     # ----------------------------------------------------------------- chat
 
-    def _chat(self, call: _Call, admitted: list[str], stream_fault: Fault | None) -> _Outcome:
+    def _chat(
+        self, call: RecordedRequest, admitted: list[str], stream_fault: Fault | None
+    ) -> _Outcome:
         gated = self._gate(call, admitted)
         if isinstance(gated, _Answer):
             return gated
@@ -1025,7 +1001,7 @@ class ModelScopeEmulator:
             chunk_size=reply.chunk_size,
         )
 
-    def _quirk(self, call: _Call, headers: dict[str, str], streamed: bool) -> _Outcome:
+    def _quirk(self, call: RecordedRequest, headers: dict[str, str], streamed: bool) -> _Outcome:
         body = {
             "id": "",
             "model": self._echo_model(call.model or ""),
@@ -1040,7 +1016,7 @@ class ModelScopeEmulator:
             )
         return _Answer(200, _json_bytes(body), headers)
 
-    def _chat_body(self, call: _Call, info: ModelInfo, gen: Generated) -> dict[str, Any]:
+    def _chat_body(self, call: RecordedRequest, info: ModelInfo, gen: Generated) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": gen.content}
         if gen.reasoning is not None or info.thinking != "none":
             message[self.config.reasoning_field] = gen.reasoning or ""
@@ -1071,7 +1047,7 @@ class ModelScopeEmulator:
 
     def _chat_stream(
         self,
-        call: _Call,
+        call: RecordedRequest,
         info: ModelInfo,
         gen: Generated,
         headers: dict[str, str],
@@ -1107,7 +1083,7 @@ class ModelScopeEmulator:
 
     # ----------------------------------------------------------------- embeddings
 
-    def _embeddings(self, call: _Call, admitted: list[str]) -> _Answer:
+    def _embeddings(self, call: RecordedRequest, admitted: list[str]) -> _Answer:
         gated = self._gate(call, admitted)
         if isinstance(gated, _Answer):
             return gated
@@ -1194,7 +1170,7 @@ class ModelScopeEmulator:
 
     # ----------------------------------------------------------------- images
 
-    def _image_generation(self, call: _Call, admitted: list[str]) -> _Answer:
+    def _image_generation(self, call: RecordedRequest, admitted: list[str]) -> _Answer:
         gated = self._gate(call, admitted)
         if isinstance(gated, _Answer):
             return gated
@@ -1230,7 +1206,7 @@ class ModelScopeEmulator:
         }
         return _Answer(200, _json_bytes(response), self._success_headers(quota, False))
 
-    def _task(self, call: _Call) -> _Answer:
+    def _task(self, call: RecordedRequest) -> _Answer:
         account = self._authenticate(call)
         if isinstance(account, _Answer):
             return account
