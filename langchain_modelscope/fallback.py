@@ -566,7 +566,7 @@ async def _arun(
 
 
 class _FallbackSettings(BaseModel):
-    """Settings shared by the chat and embeddings fallbacks."""
+    """Settings, and the resolved candidates, shared by the chat and embeddings fallbacks."""
 
     ledger: QuotaLedger | None = Field(default=None, exclude=True)
     """Where exhaustion is remembered; None: the process-wide default ledger (in memory,
@@ -583,6 +583,21 @@ class _FallbackSettings(BaseModel):
     likely a bug that every candidate would hit)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _slots: tuple[_Slot, ...] = PrivateAttr(default=())
+
+    def _resolve(self, candidates: list[Any], kind: type) -> None:
+        if not candidates:
+            raise ValueError(f"{type(self).__name__} needs at least one candidate")
+        self._slots = tuple(_Slot.of(index, spec, kind) for index, spec in enumerate(candidates))
+
+    @property
+    def candidate_infos(self) -> list[CandidateInfo]:
+        """Each candidate's identity in the ledger, best first."""
+        return [slot.info for slot in self._slots]
+
+    def _trace(self) -> _Trace:
+        return _Trace(self._policy(), self._slots)
 
     def _policy(self) -> _Policy:
         return _Policy(
@@ -715,15 +730,9 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
     candidates: list[Any]
     """Chat models (or :class:`Candidate` around one), best first."""
 
-    _slots: tuple[_Slot, ...] = PrivateAttr(default=())
-
     @model_validator(mode="after")
     def _resolve_candidates(self) -> Self:
-        if not self.candidates:
-            raise ValueError("FallbackChatModel needs at least one candidate")
-        self._slots = tuple(
-            _Slot.of(index, spec, BaseChatModel) for index, spec in enumerate(self.candidates)
-        )
+        self._resolve(self.candidates, BaseChatModel)
         return self
 
     @classmethod
@@ -752,11 +761,6 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         return cls(candidates=[*grid, *then], **settings)
 
     @property
-    def candidate_infos(self) -> list[CandidateInfo]:
-        """Each candidate's identity in the ledger, best first."""
-        return [slot.info for slot in self._slots]
-
-    @property
     def _llm_type(self) -> str:
         return "modelscope-fallback"
 
@@ -773,9 +777,6 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         if stop:
             params["ls_stop"] = stop
         return params
-
-    def _trace(self) -> _Trace:
-        return _Trace(self._policy(), self._slots)
 
     # -- calls
 
@@ -1055,15 +1056,9 @@ class FallbackEmbeddings(_FallbackSettings, Embeddings):
     candidates: list[Any]
     """Embeddings models (or :class:`Candidate` around one), best first."""
 
-    _slots: tuple[_Slot, ...] = PrivateAttr(default=())
-
     @model_validator(mode="after")
     def _resolve_candidates(self) -> Self:
-        if not self.candidates:
-            raise ValueError("FallbackEmbeddings needs at least one candidate")
-        self._slots = tuple(
-            _Slot.of(index, spec, Embeddings) for index, spec in enumerate(self.candidates)
-        )
+        self._resolve(self.candidates, Embeddings)
         names = {slot.info.model for slot in self._slots}
         if len(names) > 1:
             warnings.warn(
@@ -1091,14 +1086,6 @@ class FallbackEmbeddings(_FallbackSettings, Embeddings):
         settings, model_kwargs = _split_settings(kwargs)
         grid = _modelscope_grid(ModelScopeEmbeddings, models, tokens, order, model_kwargs)
         return cls(candidates=[*grid, *then], **settings)
-
-    @property
-    def candidate_infos(self) -> list[CandidateInfo]:
-        """Each candidate's identity in the ledger, best first."""
-        return [slot.info for slot in self._slots]
-
-    def _trace(self) -> _Trace:
-        return _Trace(self._policy(), self._slots)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed ``texts`` with the first candidate that can."""
