@@ -20,13 +20,14 @@ import contextlib
 import json
 import os
 import random
-import resource
 import signal
 import socket
 import struct
 import sys
 from pathlib import Path
 from typing import Any, Final
+
+from bench._harness import raise_fd_limit
 
 CHAT_MODEL: Final = "Qwen/Qwen2.5-72B-Instruct"
 EMBEDDING_MODEL: Final = "Qwen/Qwen3-Embedding-0.6B"
@@ -91,37 +92,21 @@ def chat_completion_body() -> bytes:
 def stream_events(chunks: int, include_usage: bool) -> list[bytes]:
     """The SSE `data:` payloads of one streamed answer: `chunks` content deltas (the first
     carries the role, the last the finish reason), an optional usage chunk, then [DONE]."""
+
+    def chunk(**fields: Any) -> bytes:
+        head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": CREATED}
+        return _dumps({**head, "model": CHAT_MODEL, **fields})
+
     events: list[bytes] = []
     for index in range(chunks):
         delta: dict[str, Any] = {"content": f"w{index % 100} "}
         if index == 0:
             delta["role"] = "assistant"
         finish = "stop" if index == chunks - 1 else None
-        events.append(
-            _dumps(
-                {
-                    "id": "chatcmpl-bench",
-                    "object": "chat.completion.chunk",
-                    "created": CREATED,
-                    "model": CHAT_MODEL,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                }
-            )
-        )
+        events.append(chunk(choices=[{"index": 0, "delta": delta, "finish_reason": finish}]))
     if include_usage:
         usage = {"prompt_tokens": 14, "completion_tokens": chunks, "total_tokens": 14 + chunks}
-        events.append(
-            _dumps(
-                {
-                    "id": "chatcmpl-bench",
-                    "object": "chat.completion.chunk",
-                    "created": CREATED,
-                    "model": CHAT_MODEL,
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
-        )
+        events.append(chunk(choices=[], usage=usage))
     events.append(b"[DONE]")
     return events
 
@@ -276,15 +261,6 @@ class Connection(asyncio.Protocol):
             if close:
                 transport.close()
                 return
-
-
-def raise_fd_limit() -> None:
-    """500 concurrent connections plus idle pools need more than a 1,024 soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < wanted:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 async def serve(ready_file: Path | None, chunks: int, dimensions: int) -> None:

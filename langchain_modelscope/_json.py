@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
-_fast_loads: Callable[[bytes | bytearray | memoryview | str], Any] | None
+JSONText = bytes | bytearray | memoryview | str
+
+_fast_loads: Callable[[JSONText], Any] | None
 try:
     from orjson import loads as _fast_loads
 except ImportError:  # PyPy, or an install that left it out
     _fast_loads = None
-
-JSONText = bytes | bytearray | memoryview | str
-#: Whether the fast parser is in use: benchmarks and bug reports print it.
-FAST_PARSER: Final = _fast_loads is not None
 
 
 def loads(data: JSONText) -> Any:
