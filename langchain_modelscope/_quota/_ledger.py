@@ -452,7 +452,8 @@ class QuotaLedger:
         key = _check_key(key)
         at = self._resolve_now(now)
         keys = [key] if key.is_account_wide else [key, key.account_wide()]
-        found = self._use(lambda store: store.get_many(keys))
+        # A mark past its keep_until is gone even if no prune has dropped it yet.
+        found = [e for e in self._use(lambda store: store.get_many(keys)) if e.forget_at > at]
         active = [entry for entry in found if entry.until > at]
         probe = None
         for entry in found:
