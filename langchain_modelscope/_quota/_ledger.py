@@ -217,9 +217,9 @@ class QuotaLedger:
             self._down_until = self.now() + self._store_cooldown
         if not already:
             logger.warning(
-                "quota ledger: %r failed (%s: %s); working from process memory for %g s, "
+                "quota ledger: %s failed (%s: %s); working from process memory for %g s, "
                 "then trying it again",
-                self._store,
+                _scrub(repr(self._store)),
                 type(error).__name__,
                 _scrub(str(error)),
                 self._store_cooldown.total_seconds(),
@@ -241,7 +241,11 @@ class QuotaLedger:
             return False
         with self._state_lock:
             self._down_until = None
-        logger.info("quota ledger: %r answers again; %d writes replayed", self._store, len(pending))
+        logger.info(
+            "quota ledger: %s answers again; %d writes replayed",
+            _scrub(repr(self._store)),
+            len(pending),
+        )
         return True
 
     # -- writes
