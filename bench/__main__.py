@@ -35,6 +35,7 @@ def _register() -> None:
     from bench.bench_embeddings import bench_embeddings
     from bench.bench_fallback import bench_fallback
     from bench.bench_import import bench_import
+    from bench.bench_ledger import bench_ledger
 
     BENCHMARKS.update(
         {
@@ -44,6 +45,7 @@ def _register() -> None:
             "import": bench_import,
             "embeddings": bench_embeddings,
             "fallback": bench_fallback,
+            "ledger": bench_ledger,
         }
     )
 

@@ -48,6 +48,10 @@ EXPECTED: dict[str, list[str]] = {
         "bare httpx (async, 64/batch, 4 in flight, float, stdlib json)",
     ],
     "fallback": ["FallbackChatModel", "ChatOpenAI.with_fallbacks"],
+    "ledger": [
+        "QuotaLedger on a Redis that never answers",
+        "QuotaLedger in memory (reference)",
+    ],
 }
 TIMEOUT = 240.0
 

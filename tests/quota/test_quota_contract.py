@@ -11,15 +11,27 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from langchain_modelscope._reset import RESET_TIMEZONE, next_daily_reset
+import pytest
+
+from langchain_modelscope._reset import RESET_TIMEZONE, next_daily_reset, next_monthly_reset
 from langchain_modelscope.quota import (
     ACCOUNT_WIDE,
+    MARK_KINDS,
+    RETIRED_FOR,
+    THROTTLE_FIRST_COOLDOWN,
+    THROTTLE_MAX_COOLDOWN,
+    THROTTLE_MEMORY,
     QuotaEntry,
     QuotaKey,
     QuotaLedger,
     QuotaStore,
     account_fingerprint,
+    throttle_cooldown,
 )
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+NAIVE = datetime(2030, 1, 1, 12, 0)
 
 # ---------------------------------------------------------------------------- marking
 
@@ -435,3 +447,244 @@ async def test_async_twins_keep_io_off_the_event_loop(
         assert loop_thread not in seen
     else:  # the in-memory store is a dict behind a lock: no thread hop needed
         assert set(seen) == {loop_thread}
+
+
+# ---------------------------------------------------------------------------- kinds
+
+
+def test_every_kind_round_trips_with_its_fields(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    now = clock()
+    for n, kind in enumerate(MARK_KINDS):
+        entry = QuotaEntry(
+            QuotaKey(key.provider, key.account, f"model-{kind}"),
+            now + timedelta(minutes=n + 1),
+            f"why {kind}",
+            now,
+            kind=kind,  # type: ignore[arg-type]
+            strikes=n,
+            keep_until=now + timedelta(hours=n + 1),
+        )
+        assert ledger.store.extend(entry) == entry
+        assert ledger.store.get(entry.key) == entry
+    assert sorted(e.kind for e in ledger.store.entries()) == sorted(MARK_KINDS)
+
+
+def test_the_default_until_follows_the_kind(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    daily = ledger.mark_exhausted(key)
+    assert (daily.kind, daily.until) == ("daily", next_daily_reset(clock()))
+    monthly = ledger.mark_exhausted(QuotaKey(key.provider, key.account, "m"), kind="monthly")
+    assert (monthly.kind, monthly.until) == ("monthly", next_monthly_reset(clock()))
+    retired = ledger.mark_retired(QuotaKey(key.provider, key.account, "old"), reason="1008")
+    assert (retired.kind, retired.until) == ("retired", clock() + RETIRED_FOR)
+    other = ledger.mark_exhausted(QuotaKey(key.provider, key.account, "o"), clock() + HOUR)
+    assert other.kind == "other"
+    for kind in ("throttle", "other"):
+        with pytest.raises(ValueError, match="needs an until"):
+            ledger.mark_exhausted(key, kind=kind)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown mark kind 'weekly'"):
+        ledger.mark_exhausted(key, kind="weekly")  # type: ignore[arg-type]
+
+
+def test_a_later_mark_of_another_kind_takes_over(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    ledger.mark_throttled(key, reason="rate limit you")
+    daily = ledger.mark_exhausted(key, reason="today's quota")
+    assert ledger.blocked_until(key) == daily
+    assert daily.kind == "daily"
+    # A shorter throttle does not shorten (or relabel) the daily mark.
+    assert ledger.mark_throttled(key).kind == "daily"
+
+
+# ---------------------------------------------------------------------------- points
+
+
+def test_a_spent_balance_blocks_the_account_until_lifted(
+    ledger: QuotaLedger, clock, key: QuotaKey, other_token: str
+) -> None:
+    entry = ledger.mark_points_spent(key, reason="insufficient balance")
+    assert entry.key == key.account_wide()
+    assert (entry.kind, entry.scope, entry.has_clock) == ("points", "account", False)
+    assert entry.recorded_at == clock()
+    for model in (key.model, "Qwen/Qwen3-8B"):
+        blocking = ledger.blocked_until(QuotaKey(key.provider, key.account, model))
+        assert blocking == entry
+    assert ledger.is_available(QuotaKey(key.provider, account_fingerprint(other_token), key.model))
+
+    clock.advance(hours=30)  # no reset time: still spent the next day
+    assert not ledger.is_available(key)
+    ledger.lift(key)  # a balance check showed points
+    assert ledger.is_available(key)
+    assert ledger.entries() == []
+
+
+def test_lifting_points_leaves_other_kinds_alone(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    auth = ledger.mark_exhausted(key.account_wide(), clock() + timedelta(days=30), reason="401")
+    ledger.lift(key.account_wide())
+    assert ledger.blocked_until(key) == auth
+    ledger.lift(key.account_wide(), kind="other")
+    assert ledger.is_available(key)
+
+
+# ---------------------------------------------------------------------------- throttles
+
+
+def test_a_repeated_throttle_escalates_to_a_cap(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    seen = []
+    for _ in range(10):
+        entry = ledger.mark_throttled(key, reason="We have to rate limit you")
+        assert entry.kind == "throttle"
+        assert not ledger.is_available(key)
+        assert not ledger.probe_due(key)
+        seen.append(entry.until - clock())
+        clock.set(entry.until)  # the cooldown ends; the probe is due and is throttled again
+        assert ledger.is_available(key)
+        assert ledger.probe_due(key)
+    assert seen[:4] == [THROTTLE_FIRST_COOLDOWN * f for f in (1, 2, 4, 8)]
+    assert seen[-1] == THROTTLE_MAX_COOLDOWN == timedelta(hours=1)
+    assert max(seen) == THROTTLE_MAX_COOLDOWN
+    assert [throttle_cooldown(n) for n in (1, 2, 3)] == seen[:3]
+
+
+def test_a_throttle_forgotten_after_its_memory_starts_over(
+    ledger: QuotaLedger, clock, key: QuotaKey
+) -> None:
+    first = ledger.mark_throttled(key)
+    clock.set(first.until)
+    ledger.mark_throttled(key)  # strike 2
+    clock.advance(seconds=60)
+    clock.set(clock() + THROTTLE_MEMORY)
+    assert not ledger.probe_due(key)
+    again = ledger.mark_throttled(key)
+    assert (again.strikes, again.until - clock()) == (1, THROTTLE_FIRST_COOLDOWN)
+
+
+def test_retry_after_wins_when_longer(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    assert ledger.mark_throttled(key, retry_after=5).until == clock() + THROTTLE_FIRST_COOLDOWN
+    other = QuotaKey(key.provider, key.account, "other")
+    long = ledger.mark_throttled(other, retry_after=timedelta(hours=3))
+    assert long.until == clock() + timedelta(hours=3)
+    with pytest.raises(ValueError, match="retry_after"):
+        ledger.mark_throttled(key, retry_after=-1)
+    with pytest.raises(TypeError, match="retry_after"):
+        ledger.mark_throttled(key, retry_after="30")  # type: ignore[arg-type]
+
+
+def test_a_success_clears_a_throttle_seen_by_any_ledger(
+    store_factory, clock, key: QuotaKey
+) -> None:
+    writer = QuotaLedger(store_factory(), clock=clock)
+    prober = QuotaLedger(store_factory(), clock=clock)
+    entry = writer.mark_throttled(key)
+    clock.set(entry.until)
+    lookup = prober.lookup(key)
+    assert lookup.available
+    assert lookup.probe is not None
+    assert lookup.probe.strikes == 1
+    assert prober.claim(key.claim_name("probe"), clock() + timedelta(minutes=1))
+    assert not writer.claim(key.claim_name("probe"), clock() + timedelta(minutes=1))
+
+    prober.record_success(key)
+    assert not writer.probe_due(key)
+    assert writer.store.get(key) is None
+    # Escalation starts over after a success.
+    assert writer.mark_throttled(key).strikes == 1
+
+
+def test_a_success_never_clears_a_quota_mark(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    throttle = ledger.mark_throttled(key)
+    clock.set(throttle.until)
+    daily = ledger.mark_exhausted(key)
+    ledger.record_success(key)
+    assert ledger.blocked_until(key) == daily
+
+
+def test_record_success_without_a_throttle_touches_no_store(
+    ledger: QuotaLedger, key: QuotaKey, monkeypatch
+) -> None:
+    def no_io(*args: object) -> None:
+        raise AssertionError("record_success went to the store")
+
+    ledger.mark_exhausted(key)  # a quota mark is not a throttle
+    monkeypatch.setattr(ledger.store, "delete", no_io)
+    monkeypatch.setattr(ledger.store, "get_many", no_io)
+    ledger.record_success(key)
+    ledger.record_success(QuotaKey(key.provider, key.account, "never-marked"))
+
+
+def test_a_lapsed_throttle_is_kept_by_prune_until_its_memory_ends(
+    store: QuotaStore, clock, key: QuotaKey
+) -> None:
+    now = clock()
+    entry = QuotaEntry(key, now + HOUR, None, now, kind="throttle", strikes=1, keep_until=now + DAY)
+    store.extend(entry)
+    assert store.prune(now + 2 * HOUR) == 0
+    assert store.get(key) == entry
+    assert store.prune(now + DAY) == 1
+    assert store.get(key) is None
+
+
+# ---------------------------------------------------------------------------- claims
+
+
+def test_a_claim_holds_until_its_time_then_can_be_taken_again(
+    store_factory, clock, key: QuotaKey
+) -> None:
+    first = QuotaLedger(store_factory(), clock=clock)
+    second = QuotaLedger(store_factory(), clock=clock)
+    until = clock() + timedelta(minutes=5)
+    name = f"balance:{key.account}"
+    assert first.claim(name, until)
+    assert not first.claim(name, until)
+    assert not second.claim(name, until + HOUR)
+    assert second.claim("another check", until)  # names are independent
+    assert second.claim(key, until)  # a key is its own name
+    assert not first.claim(key, until)
+
+    clock.set(until - timedelta(microseconds=1))
+    assert not second.claim(name, until + HOUR)
+    clock.set(until)
+    assert second.claim(name, until + HOUR)
+    assert not first.claim(name, until + HOUR)
+
+
+def test_exactly_one_of_many_threads_wins_a_claim(store_factory, clock) -> None:
+    threads = 16
+    start = threading.Barrier(threads)
+    until = clock() + timedelta(minutes=1)
+
+    def worker(_: int) -> bool:
+        ledger = QuotaLedger(store_factory(), clock=clock)
+        start.wait()
+        return ledger.claim("probe:Qwen/Qwen3-32B", until)
+
+    with ThreadPoolExecutor(threads) as pool:
+        wins = list(pool.map(worker, range(threads)))
+    assert wins.count(True) == 1
+
+
+def test_bad_claims_are_typed_errors(ledger: QuotaLedger, clock) -> None:
+    with pytest.raises(ValueError, match="later than"):
+        ledger.claim("x", clock())
+    with pytest.raises(ValueError, match="naive"):
+        ledger.claim("x", NAIVE)
+    with pytest.raises(ValueError, match="non-empty"):
+        ledger.claim(" ", clock() + HOUR)
+    with pytest.raises(TypeError, match="must be a str"):
+        ledger.claim(42, clock() + HOUR)  # type: ignore[arg-type]
+
+
+async def test_async_twins_of_the_new_operations(ledger: QuotaLedger, clock, key: QuotaKey) -> None:
+    entry = await ledger.amark_throttled(key, reason="rate limit you")
+    assert not await ledger.ais_available(key)
+    clock.set(entry.until)
+    assert await ledger.aprobe_due(key)
+    assert (await ledger.alookup(key)).probe == entry
+    wins = await asyncio.gather(*(ledger.aclaim(key, clock() + HOUR) for _ in range(8)))
+    assert wins.count(True) == 1
+    await ledger.arecord_success(key)
+    assert not await ledger.aprobe_due(key)
+
+    points = await ledger.amark_points_spent(key)
+    assert not await ledger.ais_available(key)
+    await ledger.alift(points.key)
+    retired = await ledger.amark_retired(key)
+    assert (await ledger.ablocked_until(key)) == retired

@@ -148,3 +148,27 @@ def test_without_the_redis_package_the_error_names_the_extra(
     monkeypatch.setattr(builtins, "__import__", no_redis)
     with pytest.raises(ImportError, match=r'pip install "langchain-modelscope\[redis\]"'):
         RedisQuotaStore("redis://127.0.0.1:6379/0")
+
+
+def test_an_old_hash_without_a_kind_reads_as_other(redis_url: str, prefix: str, clock) -> None:
+    client = redis.Redis.from_url(redis_url)
+    store = RedisQuotaStore(client=client, prefix=prefix)
+    until = clock() + timedelta(hours=1)
+    store.extend(QuotaEntry(KEY, until, "old", clock()))
+    name = store._redis_key(KEY)
+    client.hdel(name, "kind", "strikes", "keep_until_us")  # as the first release wrote it
+    ledger = QuotaLedger(store, clock=clock)
+    entry = ledger.blocked_until(KEY)
+    assert entry is not None
+    assert (entry.until, entry.kind, entry.strikes, entry.keep_until) == (until, "other", 0, until)
+    ledger.lift(KEY, kind="other")
+    assert ledger.is_available(KEY)
+
+
+def test_claims_are_not_listed_as_marks(redis_url: str, prefix: str, clock) -> None:
+    ledger = QuotaLedger(RedisQuotaStore(redis_url, prefix=prefix), clock=clock)
+    assert ledger.claim("probe", clock() + timedelta(minutes=1))
+    assert ledger.entries() == []
+    assert ledger.store.prune(clock() + timedelta(days=1)) == 0
+    ledger.clear_all()
+    assert ledger.claim("probe", clock() + timedelta(minutes=1))

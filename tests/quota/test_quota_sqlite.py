@@ -148,3 +148,78 @@ def test_stored_times_are_microseconds(tmp_path: Path, clock) -> None:
     assert until_us == (until - datetime(1970, 1, 1, tzinfo=until.tzinfo)) // timedelta(
         microseconds=1
     )
+
+
+# A file written before marks had kinds (the first release's schema and one of its marks).
+OLD_SCHEMA = """
+CREATE TABLE quota_marks (
+    provider TEXT NOT NULL, account TEXT NOT NULL, model TEXT NOT NULL,
+    until_us INTEGER NOT NULL, reason TEXT, recorded_at_us INTEGER NOT NULL,
+    PRIMARY KEY (provider, account, model)
+)
+"""
+
+
+def test_an_old_file_without_kinds_is_migrated_in_place(tmp_path: Path, clock) -> None:
+    path = tmp_path / "old.sqlite3"
+    until = clock() + timedelta(hours=2)
+    with sqlite3.connect(path) as connection:
+        connection.execute(OLD_SCHEMA)
+        connection.execute(
+            "INSERT INTO quota_marks VALUES (?, ?, ?, ?, ?, ?)",
+            (*("modelscope", ACCOUNT, KEY.model), to_us(until), "old", to_us(clock())),
+        )
+    connection.close()
+    ledger = QuotaLedger(SQLiteQuotaStore(path), clock=clock)
+    entry = ledger.blocked_until(KEY)
+    assert entry is not None
+    assert (entry.until, entry.reason, entry.kind, entry.strikes) == (until, "old", "other", 0)
+    assert ledger.mark_throttled(QuotaKey("modelscope", ACCOUNT, "new")).kind == "throttle"
+    assert ledger.claim("check", clock() + timedelta(minutes=1))
+    SQLiteQuotaStore(path)  # opening a migrated file again changes nothing
+
+
+def to_us(value: datetime) -> int:
+    return (value - datetime(1970, 1, 1, tzinfo=value.tzinfo)) // timedelta(microseconds=1)
+
+
+# Claimers: each waits for the start signal, then tries the same claim once.
+CLAIMER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import datetime, timedelta
+    from pathlib import Path
+    from langchain_modelscope.quota import QuotaLedger, SQLiteQuotaStore
+
+    path, base, go = sys.argv[1:4]
+    base = datetime.fromisoformat(base)
+    ledger = QuotaLedger(SQLiteQuotaStore(path), clock=lambda: base)
+    deadline = time.monotonic() + 20
+    while not Path(go).exists() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    print("won" if ledger.claim("balance:0123456789ab", base + timedelta(minutes=5)) else "lost")
+    """
+)
+
+
+def test_exactly_one_process_wins_a_claim(tmp_path: Path, clock) -> None:
+    path = tmp_path / "shared.sqlite3"
+    SQLiteQuotaStore(path)
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(path), clock().isoformat(), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(0.3)  # let the interpreters start
+    go.touch()
+    outcomes = []
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        outcomes.append(out.strip())
+    assert sorted(outcomes) == ["lost"] * 5 + ["won"]

@@ -1,0 +1,1 @@
+"""The quota ledger's parts; the public names live in :mod:`langchain_modelscope.quota`."""
