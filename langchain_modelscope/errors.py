@@ -23,7 +23,7 @@ LangChain model errors keeps working with this package)::
     │   └── APIResponseError                                        a 200 we cannot use
     │       ├── EmptyResponseError                                  ``choices: null`` and friends
     │       └── ResponseDecodeError                                 not JSON, or not the shape
-    │           └── EmbeddingResponseError                          vectors that do not fit the texts
+    │           └── EmbeddingResponseError                          vectors that do not fit
     └── AllCandidatesFailedError                 a fallback's every candidate skipped or failed
 
 Every error carries ``status_code``, the server's ``message``, ``request_id`` and ``model``, and
@@ -436,11 +436,11 @@ def quota_error_from_repeated_429(error: RateLimitError, attempts: int) -> Quota
 
 __all__ = [
     "APIConnectionError",
-    "AllCandidatesFailedError",
     "APIError",
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
+    "AllCandidatesFailedError",
     "AuthenticationError",
     "BadRequestError",
     "EmbeddingInputError",
