@@ -17,10 +17,21 @@ A ledger that fails never stops a call: the walk logs it and goes on without the
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
+
+from langchain_core.messages import AIMessageChunk
 
 from langchain_modelscope._fallback_candidates import Slot
 from langchain_modelscope._fallback_classify import Failure, classify_error, redact
@@ -155,6 +166,65 @@ def message_ratelimit(message: Any) -> Any:
     """The ``ratelimit`` an answer's ``response_metadata`` carries, if any."""
     metadata = getattr(message, "response_metadata", None)
     return metadata.get("ratelimit") if isinstance(metadata, Mapping) else None
+
+
+# --------------------------------------------------------------------------- a stream's head
+
+_S = TypeVar("_S")
+#: An opened stream and the chunks read from it up to its first content.
+Head = tuple[_S, list[AIMessageChunk]]
+
+
+def has_content(chunk: Any) -> bool:
+    """True once a chunk carries something the user sees: text, reasoning or a tool call."""
+    if getattr(chunk, "content", None):
+        return True
+    if getattr(chunk, "tool_call_chunks", None) or getattr(chunk, "invalid_tool_calls", None):
+        return True
+    extra = getattr(chunk, "additional_kwargs", None)
+    return isinstance(extra, Mapping) and any(bool(value) for value in extra.values())
+
+
+def read_head(stream: Iterator[AIMessageChunk]) -> Head[Iterator[AIMessageChunk]]:
+    """Read ``stream`` up to its first content chunk: until then, a failure may move on."""
+    head: list[AIMessageChunk] = []
+    try:
+        for chunk in stream:
+            head.append(chunk)
+            if has_content(chunk):
+                break
+    except BaseException:
+        close_stream(stream)
+        raise
+    return stream, head
+
+
+async def aread_head(
+    stream: AsyncIterator[AIMessageChunk],
+) -> Head[AsyncIterator[AIMessageChunk]]:
+    """Async :func:`read_head`."""
+    head: list[AIMessageChunk] = []
+    try:
+        async for chunk in stream:
+            head.append(chunk)
+            if has_content(chunk):
+                break
+    except BaseException:
+        await aclose_stream(stream)
+        raise
+    return stream, head
+
+
+def close_stream(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+async def aclose_stream(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 # --------------------------------------------------------------------------- effects

@@ -40,7 +40,7 @@ from collections.abc import (
 )
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
@@ -71,7 +71,16 @@ from langchain_modelscope._fallback_candidates import (
     modelscope_grid,
 )
 from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
-from langchain_modelscope._fallback_walk import Rules, Walk, message_ratelimit
+from langchain_modelscope._fallback_walk import (
+    Head,
+    Rules,
+    Walk,
+    aclose_stream,
+    aread_head,
+    close_stream,
+    message_ratelimit,
+    read_head,
+)
 from langchain_modelscope.errors import AllCandidatesFailedError
 from langchain_modelscope.quota import QuotaLedger, get_default_ledger
 
@@ -88,7 +97,6 @@ __all__ = [
     "FallbackEmbeddings",
 ]
 
-_S = TypeVar("_S")
 _DEFAULT_COOLDOWN = timedelta(hours=1)
 #: ``ls_model_name`` of a fallback's own run; ``response_metadata`` names who served.
 FALLBACK_MODEL_NAME = "fallback"
@@ -193,66 +201,11 @@ def _child_config(run_manager: Any, index: int) -> RunnableConfig:
 # --------------------------------------------------------------------------- chat
 
 
-def _has_content(chunk: Any) -> bool:
-    """True once a chunk carries something the user sees: text, reasoning or a tool call."""
-    if getattr(chunk, "content", None):
-        return True
-    if getattr(chunk, "tool_call_chunks", None) or getattr(chunk, "invalid_tool_calls", None):
-        return True
-    extra = getattr(chunk, "additional_kwargs", None)
-    return isinstance(extra, Mapping) and any(bool(value) for value in extra.values())
-
-
-_Head = tuple[_S, list[AIMessageChunk]]
-
-
-def _read_head(stream: Iterator[AIMessageChunk]) -> _Head[Iterator[AIMessageChunk]]:
-    """Read ``stream`` up to its first content chunk: until then, a failure may move on."""
-    head: list[AIMessageChunk] = []
-    try:
-        for chunk in stream:
-            head.append(chunk)
-            if _has_content(chunk):
-                break
-    except BaseException:
-        _close(stream)
-        raise
-    return stream, head
-
-
-async def _aread_head(
-    stream: AsyncIterator[AIMessageChunk],
-) -> _Head[AsyncIterator[AIMessageChunk]]:
-    """Async :func:`_read_head`."""
-    head: list[AIMessageChunk] = []
-    try:
-        async for chunk in stream:
-            head.append(chunk)
-            if _has_content(chunk):
-                break
-    except BaseException:
-        await _aclose(stream)
-        raise
-    return stream, head
-
-
-def _close(stream: Any) -> None:
-    close = getattr(stream, "close", None)
-    if close is not None:
-        close()
-
-
-async def _aclose(stream: Any) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
 def _message_ratelimits(_: Slot, message: Any) -> tuple[Any]:
     return (message_ratelimit(message),)
 
 
-def _head_ratelimits(_: Slot, opened: _Head[Any]) -> Iterable[Any]:
+def _head_ratelimits(_: Slot, opened: Head[Any]) -> Iterable[Any]:
     return [message_ratelimit(chunk) for chunk in opened[1]]
 
 
@@ -375,9 +328,9 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        def call(slot: Slot) -> _Head[Iterator[AIMessageChunk]]:
+        def call(slot: Slot) -> Head[Iterator[AIMessageChunk]]:
             config = _child_config(run_manager, slot.info.index)
-            return _read_head(iter(slot.target.stream(messages, config, stop=stop, **kwargs)))
+            return read_head(iter(slot.target.stream(messages, config, stop=stop, **kwargs)))
 
         walk = self._walk()
         (rest, head), slot = walk.run(call, _head_ratelimits)
@@ -392,7 +345,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
                 walk.fail_started(slot, error)
                 raise
         finally:
-            _close(rest)
+            close_stream(rest)
 
     async def _astream(
         self,
@@ -401,9 +354,9 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        def call(slot: Slot) -> Awaitable[_Head[AsyncIterator[AIMessageChunk]]]:
+        def call(slot: Slot) -> Awaitable[Head[AsyncIterator[AIMessageChunk]]]:
             config = _child_config(run_manager, slot.info.index)
-            return _aread_head(slot.target.astream(messages, config, stop=stop, **kwargs))
+            return aread_head(slot.target.astream(messages, config, stop=stop, **kwargs))
 
         walk = self._walk()
         (rest, head), slot = await walk.arun(call, _head_ratelimits)
@@ -418,7 +371,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
                 await walk.afail_started(slot, error)
                 raise
         finally:
-            await _aclose(rest)
+            await aclose_stream(rest)
 
     # -- declarative methods
 
