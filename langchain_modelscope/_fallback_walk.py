@@ -402,21 +402,31 @@ def _no_call(slot: Slot) -> Any:
     raise AssertionError(f"this part of the walk calls no candidate ({slot.info.label})")
 
 
+@dataclass(frozen=True, slots=True)
+class _Done:
+    value: Any
+
+
+def _resume(steps: Steps[Any], value: Any, error: Exception | None) -> Effect | _Done:
+    """Hand ``steps`` the last effect's value (or its error); its next effect, or its result."""
+    try:
+        return steps.send(value) if error is None else steps.throw(error)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
 def drive(steps: Steps[_T], ledger: QuotaLedger, call: Callable[[Slot], Any] = _no_call) -> _T:
     """Run ``steps`` synchronously: every ledger effect on ``ledger``, every call by ``call``."""
     value: Any = None
     error: Exception | None = None
-    while True:
-        try:
-            effect = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            result: _T = stop.value
-            return result
+    while not isinstance(effect := _resume(steps, value, error), _Done):
         value, error = None, None
         try:
             value = call(effect.slot) if isinstance(effect, _Call) else effect.run(ledger)
         except Exception as caught:
             error = caught
+    result: _T = effect.value
+    return result
 
 
 async def adrive(
@@ -427,12 +437,7 @@ async def adrive(
     """Async :func:`drive`: the same steps, the ledger's async twins, an awaitable ``call``."""
     value: Any = None
     error: Exception | None = None
-    while True:
-        try:
-            effect = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            result: _T = stop.value
-            return result
+    while not isinstance(effect := _resume(steps, value, error), _Done):
         value, error = None, None
         try:
             if isinstance(effect, _Call):
@@ -441,3 +446,5 @@ async def adrive(
                 value = await effect.arun(ledger)
         except Exception as caught:
             error = caught
+    result: _T = effect.value
+    return result

@@ -119,7 +119,8 @@ def test_an_unknown_error_moves_on_when_the_user_opted_in() -> None:
     step = decide(A, LedgerView(NOW), failure("unknown"), rules)
     assert step.action == "move_on"
     assert step.marks == ()
-    assert step.failure is not None and step.failure.kind == "failed"
+    assert step.failure is not None
+    assert step.failure.kind == "failed"
 
 
 @pytest.mark.parametrize("kind", ["quota", "auth", "not_found", "transient", "failed"])

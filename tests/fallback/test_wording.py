@@ -53,7 +53,8 @@ def test_a_new_daily_phrase_in_wording_changes_both_readers(
 
 def test_a_removed_monthly_phrase_leaves_both_readers(monkeypatch: pytest.MonkeyPatch) -> None:
     own, kind, until = both_readers(429, facts.QUOTA_MONTHLY)
-    assert isinstance(own, QuotaExceededError) and own.period == "month"
+    assert isinstance(own, QuotaExceededError)
+    assert own.period == "month"
     assert (kind, until) == ("quota", next_monthly_reset(NOW))
 
     monkeypatch.setattr(_wording, "MONTHLY_QUOTA_PHRASES", ())
