@@ -4,7 +4,9 @@ The fallback model tries candidates from any provider, so it cannot import their
 what every SDK exposes in one form or another instead: this package's own error tree, the
 langchain-core error classes provider packages now raise, a ``status_code`` (on the error or on
 its ``response``), an OpenAI-style error body (``code``/``type``/``message``) and the
-``Retry-After`` / ``X-RateLimit-Reset`` headers.
+``Retry-After`` / ``X-RateLimit-Reset`` headers. The words it matches are those of
+:mod:`langchain_modelscope._wording`, which this package's own error mapping reads too; reset
+times are computed on the ledger's clock (the ``now`` given), never the wall clock.
 
 Kinds, and what the fallback does with each:
 
@@ -22,17 +24,17 @@ Kinds, and what the fallback does with each:
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 from langchain_core import exceptions as lc_exceptions
 from langchain_core.exceptions import OutputParserException
 
-from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
+from langchain_modelscope import _wording
+from langchain_modelscope._reset import next_daily_reset, next_monthly_reset, reset_from_headers
 from langchain_modelscope.errors import (
     APIConnectionError,
     APIResponseError,
@@ -52,34 +54,6 @@ Scope = Literal["model", "account"]
 #: Kinds after which the next candidate is tried.
 MOVE_ON_KINDS: frozenset[str] = frozenset({"quota", "auth", "not_found", "transient", "failed"})
 
-# Error codes (``code``/``type`` of the body, lower-cased) that mean a spent quota or balance.
-_QUOTA_CODES = frozenset(
-    {
-        "insufficient_quota",  # OpenAI, DashScope compatible mode, ModelScope (2026)
-        "insufficient_balance",
-        "billing_hard_limit_reached",
-        "billing_not_active",
-        "arrearage",  # DashScope: account in arrears
-        "allocationquota.freetieronly",  # DashScope: free tier of the model spent
-    }
-)
-# ... and phrases of the message that say the same.
-_QUOTA_PHRASES = (
-    "exceeded your current quota",
-    "insufficient balance",
-    "insufficient_quota",
-    "credit balance is too low",  # Anthropic, answered as a 400
-    "free tier of the model has been exhausted",  # DashScope, a 403
-    "today's quota",
-    "month's quota",
-)
-# Phrases that scope a quota to the model rather than the whole account.
-_MODEL_SCOPE_PHRASES = ("free tier of the model", "for model", "today's quota", "month's quota")
-_TRANSIENT_CODES = frozenset(
-    {"rate_limit_exceeded", "rate_limit_error", "overloaded_error", "throttling", "server_error"}
-)
-_NOT_FOUND_CODES = frozenset({"model_not_found", "not_found_error", "modelnotfound"})
-_NOT_FOUND_PHRASES = ("invalid model id", "model not found", "has no provider supported")
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 524, 529})
 _TOKEN_LIKE = re.compile(
     r"(ms-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -87,9 +61,6 @@ _TOKEN_LIKE = re.compile(
     re.IGNORECASE,
 )
 _URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-#: Headers that can say when a spent quota comes back, in the order they are trusted.
-RESET_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")
 _MAX_MESSAGE = 300
 _CAUSE_DEPTH = 4
 
@@ -206,72 +177,14 @@ def _code_and_text(error: BaseException, body: Any) -> tuple[set[str], str]:
 # --- reset times ----------------------------------------------------------------------------
 
 
-def _parse_duration(value: str) -> float | None:
-    """``"6m0s"``, ``"1h2m"``, ``"20ms"`` (OpenAI-style) in seconds."""
-    parts = _DURATION_PART.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        return None
-    factor = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(number) * factor[unit] for number, unit in parts)
-
-
-def parse_reset_header(value: str, now: datetime) -> datetime | None:
-    """When a ``Retry-After``/``X-RateLimit-Reset`` value says to come back.
-
-    Accepts seconds to wait, a Unix time (seconds or milliseconds), a duration such as
-    ``"6m0s"``, an HTTP date and an ISO 8601 time.
-    """
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        number = None
-    if number is not None:
-        if number != number or number < 0:  # NaN or negative: meaningless
-            return None
-        if number >= 1e12:  # Unix time in milliseconds
-            return datetime.fromtimestamp(number / 1000, timezone.utc)
-        if number >= 1e9:  # Unix time in seconds
-            return datetime.fromtimestamp(number, timezone.utc)
-        return now + timedelta(seconds=number)
-    seconds = _parse_duration(text)
-    if seconds is not None:
-        return now + timedelta(seconds=seconds)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def reset_from_headers(headers: Mapping[str, str], now: datetime) -> datetime | None:
-    """The first reset time the headers state (see :data:`RESET_HEADERS`)."""
-    for name in RESET_HEADERS:
-        value = headers.get(name)
-        if value is not None:
-            moment = parse_reset_header(value, now)
-            if moment is not None:
-                return moment
-    return None
-
-
 def modelscope_reset(error: QuotaExceededError, now: datetime) -> datetime:
-    """``error.reset_at`` on the ledger's clock.
+    """The reset ``error`` waits for, on the ledger's clock ``now``.
 
-    The error computes its reset from the wall clock; a ledger may run on an injected clock
-    (tests, replays). In production the two agree and ``reset_at`` is used as is; otherwise the
-    error's own rule (next 00:00 UTC+8, or the 1st of next month) is applied to the ledger's
-    ``now``, so a mark never lies in the ledger's past or far future.
+    The error's own ``reset_at`` was computed on the wall clock when it was raised; a ledger
+    may run on an injected clock (tests, replays), so the error's rule (next 00:00 UTC+8, or
+    the 1st of next month) is applied to the ledger's ``now`` instead, and a mark never lies
+    in the ledger's past or far future.
     """
-    if abs(now - datetime.now(timezone.utc)) < timedelta(seconds=5):
-        return error.reset_at
     return error.next_reset(now)
 
 
@@ -299,21 +212,16 @@ def _own_error(error: BaseException, now: datetime) -> Failure | None:
     return None
 
 
-def _is_quota(codes: set[str], text: str) -> bool:
-    return bool(codes & _QUOTA_CODES) or any(phrase in text for phrase in _QUOTA_PHRASES)
-
-
 def _quota_scope(codes: set[str], text: str) -> Scope:
-    if "allocationquota.freetieronly" in codes or any(p in text for p in _MODEL_SCOPE_PHRASES):
-        return "model"
-    return "account"
+    return "model" if _wording.is_model_scoped_quota(text, codes) else "account"
 
 
 def _reset_from_wording(text: str, now: datetime) -> datetime | None:
     """ModelScope's quota wording through another client (e.g. ChatOpenAI at its base URL)."""
-    if "month's quota" in text:
+    period = _wording.quota_period(text)
+    if period == "month":
         return next_monthly_reset(now)
-    if "today's quota" in text:
+    if period == "day":
         return next_daily_reset(now)
     return None
 
@@ -345,7 +253,7 @@ def classify_error(error: BaseException, now: datetime) -> Failure:
     body = next((b for b in map(_body_of, chain) if b is not None), None)
     codes, text = _code_and_text(error, body)
 
-    if _is_quota(codes, text):
+    if _wording.is_any_quota(text, codes):
         until = reset_from_headers(headers, now) or _reset_from_wording(text, now)
         return Failure("quota", message, name, status, _quota_scope(codes, text), until)
     if isinstance(error, lc_exceptions.ContextOverflowError):
@@ -353,8 +261,7 @@ def classify_error(error: BaseException, now: datetime) -> Failure:
     if (
         status == 404
         or isinstance(error, lc_exceptions.ModelNotFoundError)
-        or bool(codes & _NOT_FOUND_CODES)
-        or any(phrase in text for phrase in _NOT_FOUND_PHRASES)
+        or _wording.is_any_unknown_model(text, codes)
     ):
         return Failure("not_found", message, name, status)
     if status in (401, 403) or isinstance(
@@ -367,7 +274,7 @@ def classify_error(error: BaseException, now: datetime) -> Failure:
     if (
         status in _TRANSIENT_STATUSES
         or (status is not None and status >= 500)
-        or bool(codes & _TRANSIENT_CODES)
+        or _wording.is_transient_code(codes)
         or isinstance(
             error,
             lc_exceptions.ModelRateLimitError

@@ -35,7 +35,8 @@ from langchain_modelscope._client import (
 from langchain_modelscope.errors import (
     APIError,
     BadRequestError,
-    ResponseDecodeError,
+    EmbeddingInputError,
+    EmbeddingResponseError,
     parse_error_body,
 )
 
@@ -64,23 +65,6 @@ _PATH: Final = "embeddings"
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 #: Placeholder for a vector not yet seen in an answer (compared by identity).
 _UNSET: Final[list[float]] = []
-
-
-class EmbeddingInputError(BadRequestError, ValueError):
-    """A text that cannot be embedded; ``index`` is its position in the list given.
-
-    Raised before any request for an empty or whitespace-only text (``status_code`` is None
-    then), and after the service rejected a text on its own (too long for the model).
-    """
-
-    def __init__(self, message: str, *, index: int, **kwargs: Any) -> None:
-        self.index = index
-        super().__init__(message, **kwargs)
-
-
-class EmbeddingResponseError(ResponseDecodeError):
-    """A 200 whose vectors cannot be matched to the texts: wrong count, bad or repeated
-    indexes, mixed dimensions, or not the dimensions asked for."""
 
 
 class _ProgressBar(Protocol):

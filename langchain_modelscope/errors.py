@@ -11,7 +11,8 @@ LangChain model errors keeps working with this package)::
     │   │   ├── PermissionDeniedError [ModelPermissionDeniedError]  403: not real-name verified
     │   │   ├── ModelNotFoundError   [ModelNotFoundError]           unknown or retired model id
     │   │   ├── BadRequestError      [ModelInvalidRequestError]     any other 4xx: never retried
-    │   │   │   └── ThinkingModeError                               the two "must stream" 400s
+    │   │   │   ├── ThinkingModeError                               the two "must stream" 400s
+    │   │   │   └── EmbeddingInputError (ValueError)                a text that cannot be embedded
     │   │   ├── RateLimitError       [ModelRateLimitError]          429 that passes: retried
     │   │   ├── QuotaExceededError   [ModelRateLimitError]          429 quota spent: not retried,
     │   │   │                                                       carries scope and reset_at
@@ -22,27 +23,35 @@ LangChain model errors keeps working with this package)::
     │   └── APIResponseError                                        a 200 we cannot use
     │       ├── EmptyResponseError                                  ``choices: null`` and friends
     │       └── ResponseDecodeError                                 not JSON, or not the shape
+    │           └── EmbeddingResponseError                          vectors that do not fit
+    └── AllCandidatesFailedError                 a fallback's every candidate skipped or failed
 
 Every error carries ``status_code``, the server's ``message``, ``request_id`` and ``model``, and
 never the token: the token is not passed to this module at all.
 
-`error_from_response` is the one place where a status code and a body are classified.
+`error_from_response` is the one place where a status code and a body are classified; the
+words it looks for live in :mod:`langchain_modelscope._wording`, which the fallback's classifier
+reads too.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core import exceptions as lc_exceptions
 
-from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
+from langchain_modelscope import _wording
+from langchain_modelscope._reset import next_daily_reset, next_monthly_reset, reset_from_headers
+from langchain_modelscope._wording import QuotaPeriod
+
+if TYPE_CHECKING:  # for the annotation only: the fallback imports this module, never the reverse
+    from langchain_modelscope._fallback_trace import Attempt
 
 QuotaScope = Literal["model", "account"]
-QuotaPeriod = Literal["day", "month"]
 
 #: Response headers that may carry a request id, most specific first.
 REQUEST_ID_HEADERS = ("x-request-id", "x-modelscope-request-id", "request-id", "x-acs-request-id")
@@ -215,6 +224,54 @@ class ResponseDecodeError(APIResponseError):
     """The body is not JSON, or not the shape the API promises."""
 
 
+class EmbeddingInputError(BadRequestError, ValueError):
+    """A text that cannot be embedded; ``index`` is its position in the list given.
+
+    Raised before any request for an empty or whitespace-only text (``status_code`` is None
+    then), and after the service rejected a text on its own (too long for the model).
+    """
+
+    def __init__(self, message: str, *, index: int, **kwargs: Any) -> None:
+        self.index = index
+        super().__init__(message, **kwargs)
+
+
+class EmbeddingResponseError(ResponseDecodeError):
+    """A 200 whose vectors cannot be matched to the texts: wrong count, bad or repeated
+    indexes, mixed dimensions, or not the dimensions asked for."""
+
+
+class AllCandidatesFailedError(ModelScopeError):
+    """Every candidate was skipped or failed; says why for each, and when one comes back.
+
+    Usage::
+
+        try:
+            model.invoke("hi")
+        except AllCandidatesFailedError as error:
+            print(error.earliest_reset, [a.describe() for a in error.attempts])
+    """
+
+    def __init__(self, attempts: Sequence[Attempt]) -> None:
+        self.attempts: tuple[Attempt, ...] = tuple(attempts)
+        untils = [a.until for a in self.attempts if a.until is not None]
+        #: the earliest time a skipped or failed candidate may be tried again (None if unknown)
+        self.earliest_reset: datetime | None = min(untils) if untils else None
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        when = (
+            f"; the earliest comes back at {self.earliest_reset.isoformat(timespec='minutes')}"
+            if self.earliest_reset is not None
+            else ""
+        )
+        lines = "".join(f"\n  - {attempt.describe()}" for attempt in self.attempts)
+        return f"all {len(self.attempts)} fallback candidates are out{when}:{lines}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.attempts,))
+
+
 # --- classification -----------------------------------------------------------------------
 
 _SPACES = re.compile(r"\s+")
@@ -265,16 +322,12 @@ def request_id_from_headers(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` in seconds (delta form only; a date form is ignored)."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return max(seconds, 0.0)
+def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds from ``now`` (any form :mod:`~langchain_modelscope._reset`
+    reads: seconds, a date, a duration), for the client's own wait before a retry."""
+    at = datetime.now(timezone.utc) if now is None else now
+    moment = reset_from_headers(headers, at, ("retry-after",))
+    return None if moment is None else max((moment - at).total_seconds(), 0.0)
 
 
 def _normalise(message: str) -> str:
@@ -309,7 +362,7 @@ def error_from_response(
         hint = (
             "Bind an Alibaba Cloud account to your ModelScope account (ModelScope account "
             "settings), then retry."
-            if "bind" in text
+            if _wording.has_any(text, _wording.UNBOUND_ACCOUNT_PHRASES)
             else f"Check the token (get one at {TOKEN_PAGE}); it is read from the api_key "
             "argument or MODELSCOPE_API_KEY."
         )
@@ -317,11 +370,11 @@ def error_from_response(
     if status_code == 403:
         hint = (
             "Real-name verify the Alibaba Cloud account bound to your ModelScope account."
-            if "real-name" in text or "verified" in text
+            if _wording.has_any(text, _wording.UNVERIFIED_ACCOUNT_PHRASES)
             else None
         )
         return PermissionDeniedError(message or "permission denied", hint=hint, **common)
-    if status_code == 404 or "invalid model id" in text or "has no provider supported" in text:
+    if status_code == 404 or _wording.names_unknown_model(text):
         return ModelNotFoundError(
             message or "model not found",
             hint="Check the model id (owner/name, case-sensitive) on modelscope.cn; "
@@ -330,9 +383,7 @@ def error_from_response(
         )
     if status_code >= 500:
         return ServerError(message or "server error", **common)
-    if "enable_thinking must be set to false" in text or (
-        "enable thinking" in text and "stream=false" in text
-    ):
+    if _wording.needs_streaming(text):
         return ThinkingModeError(message, **common)
     return BadRequestError(message or f"request rejected with status {status_code}", **common)
 
@@ -346,22 +397,18 @@ def _classify_429(
     now: datetime | None,
     common: dict[str, Any],
 ) -> APIStatusError:
-    if "month's quota" in text or "monthly quota" in text:
+    period = _wording.quota_period(text)
+    if period == "month":
         return QuotaExceededError(
             message, scope="model", reset_at=next_monthly_reset(now), period="month", **common
         )
-    if "today's quota" in text:
+    if period == "day":
         return QuotaExceededError(message, scope="model", reset_at=next_daily_reset(now), **common)
-    if (
-        code == "insufficient_quota"
-        or "exceeded your current quota" in text
-        or "insufficient balance" in text
-        or "insufficient_balance" in text
-    ):
+    if _wording.is_account_quota(text, code):
         return QuotaExceededError(
             message, scope="account", reset_at=next_daily_reset(now), **common
         )
-    if "request limit exceeded" in text:
+    if _wording.is_request_limit(text):
         scope: QuotaScope = "account" if account_remaining == 0 else "model"
         return QuotaExceededError(message, scope=scope, reset_at=next_daily_reset(now), **common)
     retry_after = retry_after_seconds(headers)
@@ -393,8 +440,11 @@ __all__ = [
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
+    "AllCandidatesFailedError",
     "AuthenticationError",
     "BadRequestError",
+    "EmbeddingInputError",
+    "EmbeddingResponseError",
     "EmptyResponseError",
     "MissingAPIKeyError",
     "ModelNotFoundError",

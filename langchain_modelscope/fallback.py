@@ -28,13 +28,19 @@ hash of the candidate's key (never the key itself), or a label you give with :cl
 
 from __future__ import annotations
 
-import logging
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import aclosing, closing
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManager,
@@ -56,20 +62,33 @@ from langchain_core.tracers.base import AsyncBaseTracer, BaseTracer
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
-from langchain_modelscope._fallback_classify import Failure, classify_error, redact
-from langchain_modelscope.errors import ModelScopeError
-from langchain_modelscope.quota import (
-    QuotaEntry,
-    QuotaKey,
-    QuotaLedger,
-    account_fingerprint,
-    get_default_ledger,
+from langchain_modelscope._fallback_candidates import (
+    DEFAULT_ACCOUNT,
+    Candidate,
+    CandidateInfo,
+    Order,
+    Slot,
+    modelscope_grid,
 )
+from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
+from langchain_modelscope._fallback_walk import (
+    Head,
+    Rules,
+    Walk,
+    aclose_stream,
+    aread_head,
+    close_stream,
+    message_ratelimit,
+    read_head,
+)
+from langchain_modelscope.errors import AllCandidatesFailedError
+from langchain_modelscope.quota import QuotaLedger, get_default_ledger
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
     "AllCandidatesFailedError",
     "Attempt",
     "Candidate",
@@ -78,491 +97,9 @@ __all__ = [
     "FallbackEmbeddings",
 ]
 
-logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
-Order = Literal["models_first", "accounts_first"]
-Outcome = Literal["skipped", "failed"]
-
-#: Account label of a candidate whose key could not be found (it uses its SDK's default).
-DEFAULT_ACCOUNT = "default"
 _DEFAULT_COOLDOWN = timedelta(hours=1)
-
-
-# --------------------------------------------------------------------------- identity
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateInfo:
-    """How a candidate is known to the ledger and in reports: never its token."""
-
-    index: int
-    provider: str
-    account: str
-    model: str
-
-    @property
-    def key(self) -> QuotaKey:
-        """The ledger key of this (provider, account, model)."""
-        return QuotaKey(self.provider, self.account, self.model)
-
-    @property
-    def label(self) -> str:
-        """``provider:model@account``, for logs and messages."""
-        return f"{self.provider}:{self.model}@{self.account}"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as shown in ``response_metadata["fallback"]``."""
-        return {
-            "index": self.index,
-            "provider": self.provider,
-            "model": self.model,
-            "account": self.account,
-        }
-
-
-class Candidate:
-    """A candidate model with an explicit identity, when the derived one is not what you want.
-
-    Usage::
-
-        Candidate(ChatOpenAI(model="qwen-plus", base_url=DASHSCOPE_URL), provider="dashscope")
-        Candidate(my_model, account="team-b", model_name="my-model")
-
-    ``account`` is a label (not a token); by default it is a fingerprint of the model's key.
-    """
-
-    __slots__ = ("account", "model", "model_name", "provider")
-
-    def __init__(
-        self,
-        model: Any,
-        *,
-        provider: str | None = None,
-        account: str | None = None,
-        model_name: str | None = None,
-    ) -> None:
-        self.model = model
-        self.provider = provider
-        self.account = account
-        self.model_name = model_name
-
-    def __repr__(self) -> str:
-        return (
-            f"Candidate({type(self.model).__name__}, provider={self.provider!r}, "
-            f"account={self.account!r}, model_name={self.model_name!r})"
-        )
-
-
-def _is_modelscope(model: Any) -> bool:
-    names = {cls.__name__ for cls in type(model).__mro__}
-    return bool(names & {"ChatModelScope", "ModelScopeEmbeddings"})
-
-
-def _secret_of(model: Any) -> SecretStr | None:
-    """The model's API key, wherever its class keeps it (a SecretStr named like a key)."""
-    fields = getattr(type(model), "model_fields", None)
-    names = list(fields) if isinstance(fields, Mapping) else list(vars(model))
-    for name in names:
-        lowered = name.lower()
-        if "key" not in lowered and "token" not in lowered:
-            continue
-        value = getattr(model, name, None)
-        if isinstance(value, SecretStr) and value.get_secret_value().strip():
-            return value
-    return None
-
-
-def _ls_params(model: Any) -> Mapping[str, Any]:
-    getter = getattr(model, "_get_ls_params", None)
-    if getter is None:
-        return {}
-    try:
-        params = getter()
-    except Exception:  # a model's tracing hook must not stop it from being a candidate
-        return {}
-    return params if isinstance(params, Mapping) else {}
-
-
-def _default_provider(model: Any) -> str:
-    if _is_modelscope(model):
-        return "modelscope"
-    provider = _ls_params(model).get("ls_provider")
-    if isinstance(provider, str) and provider.strip():
-        return provider
-    name = type(model).__name__
-    for affix in ("Chat", "Embeddings"):
-        name = name.removeprefix(affix).removesuffix(affix)
-    return (name or type(model).__name__).lower()
-
-
-def _default_model_name(model: Any) -> str:
-    name = _ls_params(model).get("ls_model_name")
-    if isinstance(name, str) and name.strip():
-        return name
-    for attribute in ("model", "model_name", "model_id", "deployment_name"):
-        value = getattr(model, attribute, None)
-        if isinstance(value, str) and value.strip():
-            return value
-    return type(model).__name__
-
-
-def _identify(index: int, spec: Any, kind: type[Any]) -> tuple[CandidateInfo, Any]:
-    """Resolve one entry of ``candidates`` into its identity and the model to call."""
-    overrides = spec if isinstance(spec, Candidate) else Candidate(spec)
-    model = overrides.model
-    if isinstance(model, FallbackChatModel | FallbackEmbeddings):
-        raise TypeError(
-            f"candidate {index} is itself a fallback model: list its candidates instead, so "
-            f"that the ledger sees each one"
-        )
-    if not isinstance(model, kind):
-        raise TypeError(
-            f"candidate {index} must be a {kind.__name__} (or Candidate(model, ...) around one), "
-            f"got {type(model).__name__}"
-        )
-    secret = _secret_of(model)
-    info = CandidateInfo(
-        index=index,
-        provider=overrides.provider or _default_provider(model),
-        account=overrides.account
-        or (account_fingerprint(secret) if secret is not None else DEFAULT_ACCOUNT),
-        model=overrides.model_name or _default_model_name(model),
-    )
-    return info, model
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """A resolved candidate: its identity, the model, and what to call (maybe tool-bound)."""
-
-    info: CandidateInfo
-    key: QuotaKey
-    model: Any
-    target: Any
-
-    @classmethod
-    def of(cls, index: int, spec: Any, kind: type[Any]) -> _Slot:
-        info, model = _identify(index, spec, kind)
-        return cls(info, info.key, model, model)
-
-
-# --------------------------------------------------------------------------- reports
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """A candidate that did not serve a call: skipped (the ledger said so) or failed."""
-
-    candidate: CandidateInfo
-    outcome: Outcome
-    #: ``exhausted`` for a skip; the failure's kind (quota, auth, transient, ...) otherwise
-    kind: str
-    message: str
-    #: when the candidate may be tried again (None: at once, for a failure of this call only)
-    until: datetime | None = None
-    status_code: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as shown in ``response_metadata["fallback"]["attempts"]``."""
-        return {
-            **self.candidate.as_dict(),
-            "outcome": self.outcome,
-            "kind": self.kind,
-            "message": self.message,
-            "until": None if self.until is None else self.until.isoformat(),
-            "status_code": self.status_code,
-        }
-
-    def describe(self) -> str:
-        """One line for logs and errors."""
-        when = "" if self.until is None else f", until {self.until.isoformat(timespec='minutes')}"
-        return f"{self.candidate.label}: {self.outcome} ({self.kind}{when}): {self.message}"
-
-
-class AllCandidatesFailedError(ModelScopeError):
-    """Every candidate was skipped or failed; says why for each, and when one comes back.
-
-    Usage::
-
-        try:
-            model.invoke("hi")
-        except AllCandidatesFailedError as error:
-            print(error.earliest_reset, [a.describe() for a in error.attempts])
-    """
-
-    def __init__(self, attempts: Sequence[Attempt]) -> None:
-        self.attempts: tuple[Attempt, ...] = tuple(attempts)
-        untils = [a.until for a in self.attempts if a.until is not None]
-        #: the earliest time a skipped or failed candidate may be tried again (None if unknown)
-        self.earliest_reset: datetime | None = min(untils) if untils else None
-        super().__init__(self._describe())
-
-    def _describe(self) -> str:
-        when = (
-            f"; the earliest comes back at {self.earliest_reset.isoformat(timespec='minutes')}"
-            if self.earliest_reset is not None
-            else ""
-        )
-        lines = "".join(f"\n  - {attempt.describe()}" for attempt in self.attempts)
-        return f"all {len(self.attempts)} fallback candidates are out{when}:{lines}"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.attempts,))
-
-
-# --------------------------------------------------------------------------- the ledger side
-
-
-@dataclass(frozen=True, slots=True)
-class _Policy:
-    ledger: QuotaLedger
-    quota_cooldown: timedelta
-    auth_cooldown: timedelta
-    not_found_cooldown: timedelta
-    fallback_on_unknown_errors: bool
-
-
-def _ratelimit_marks(slot: _Slot, ratelimit: Any) -> list[tuple[QuotaKey, int, int | None]]:
-    """Keys a ``remaining: 0`` in ``response_metadata["ratelimit"]`` says are spent."""
-    if ratelimit is None:
-        return []
-
-    def field(name: str) -> Any:
-        if isinstance(ratelimit, Mapping):
-            return ratelimit.get(name)
-        return getattr(ratelimit, name, None)
-
-    marks = []
-    for remaining_name, limit_name, account_wide in (
-        ("model_requests_remaining", "model_requests_limit", False),
-        ("requests_remaining", "requests_limit", True),
-    ):
-        remaining = field(remaining_name)
-        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining <= 0:
-            limit = field(limit_name)
-            key = slot.key.account_wide() if account_wide else slot.key
-            marks.append((key, 0, limit if isinstance(limit, int) else None))
-    return marks
-
-
-def _message_ratelimit(message: Any) -> Any:
-    metadata = getattr(message, "response_metadata", None)
-    return metadata.get("ratelimit") if isinstance(metadata, Mapping) else None
-
-
-def _later(first: datetime | None, second: datetime) -> datetime:
-    return second if first is None or second > first else first
-
-
-def _ledger_down(what: str, slot: _Slot, error: BaseException) -> bool:
-    """The ledger is a saving, not a gate: when its store fails, calls go on without it."""
-    logger.warning(
-        "fallback: could not %s the quota ledger for %s (%s: %s); going on without it",
-        what,
-        slot.info.label,
-        type(error).__name__,
-        redact(str(error)),
-    )
-    return True
-
-
-class _Trace:
-    """One call's walk down the candidate list: reads and writes the ledger, keeps the report.
-
-    Lives for one call only; everything that outlives the call is in the ledger.
-    """
-
-    __slots__ = ("attempts", "pending", "policy", "slots")
-
-    def __init__(self, policy: _Policy, slots: Sequence[_Slot]) -> None:
-        self.policy = policy
-        self.slots = slots
-        self.attempts: list[Attempt] = []
-        self.pending: tuple[_Slot, Failure] | None = None
-
-    # -- before a call
-
-    def _skip(self, slot: _Slot, entry: QuotaEntry | None) -> bool:
-        if entry is None:
-            return True
-        reason = entry.reason or f"{entry.scope} exhausted"
-        logger.debug("fallback: skipping %s until %s", slot.info.label, entry.until.isoformat())
-        self.attempts.append(Attempt(slot.info, "skipped", "exhausted", reason, entry.until))
-        return False
-
-    def available(self, slot: _Slot) -> bool:
-        """True when the ledger lets ``slot`` be called; a skip is recorded otherwise."""
-        try:
-            entry = self.policy.ledger.blocked_until(slot.key)
-        except Exception as error:
-            return _ledger_down("read", slot, error)
-        return self._skip(slot, entry)
-
-    async def aavailable(self, slot: _Slot) -> bool:
-        """Async :meth:`available`."""
-        try:
-            entry = await self.policy.ledger.ablocked_until(slot.key)
-        except Exception as error:
-            return _ledger_down("read", slot, error)
-        return self._skip(slot, entry)
-
-    def begin(self, slot: _Slot) -> None:
-        """About to call ``slot``: if an earlier candidate failed, this is a switch; log it."""
-        if self.pending is None:
-            return
-        failed, failure = self.pending
-        self.pending = None
-        skipped = [a.candidate.label for a in self.attempts if a.outcome == "skipped"]
-        logger.warning(
-            "fallback: switching from %s (%s: %s) to %s%s",
-            failed.info.label,
-            failure.kind,
-            failure.message,
-            slot.info.label,
-            f" (skipped as exhausted: {', '.join(skipped)})" if skipped else "",
-        )
-
-    # -- after a failure
-
-    def _classify(self, error: BaseException) -> Failure:
-        failure = classify_error(error, self.policy.ledger.now())
-        if failure.kind == "unknown" and self.policy.fallback_on_unknown_errors:
-            failure = replace(failure, kind="failed")
-        return failure
-
-    def _marks(self, slot: _Slot, failure: Failure) -> list[tuple[QuotaKey, datetime]]:
-        """Ledger marks a failure calls for (none for one that holds for this call only)."""
-        policy = self.policy
-        if failure.kind == "quota":
-            until = failure.until or policy.ledger.now() + policy.quota_cooldown
-            key = slot.key.account_wide() if failure.scope == "account" else slot.key
-            return [(key, until)]
-        if failure.kind == "auth":
-            return [(slot.key.account_wide(), policy.ledger.now() + policy.auth_cooldown)]
-        if failure.kind == "not_found":
-            # An unknown model is unknown on every account of that provider.
-            until = policy.ledger.now() + policy.not_found_cooldown
-            same = {
-                s.key
-                for s in self.slots
-                if s.info.provider == slot.info.provider and s.info.model == slot.info.model
-            }
-            return [(key, until) for key in sorted(same, key=lambda k: k.account)]
-        return []
-
-    def _record(self, slot: _Slot, failure: Failure, until: datetime | None) -> None:
-        self.attempts.append(
-            Attempt(slot.info, "failed", failure.kind, failure.message, until, failure.status_code)
-        )
-        self.pending = (slot, failure)
-
-    def failed(self, slot: _Slot, error: BaseException, *, started: bool = False) -> bool:
-        """Classify and remember a failure; True when the next candidate should be tried.
-
-        ``started``: the candidate had already streamed content, so the error propagates
-        whatever it is; the ledger still learns from it.
-        """
-        failure = self._classify(error)
-        if not failure.moves_on:
-            return False
-        until = None
-        reason = f"{failure.kind}: {failure.message}"
-        for key, mark in self._marks(slot, failure):
-            try:
-                entry = self.policy.ledger.mark_exhausted(key, mark, reason=reason)
-            except Exception as ledger_error:
-                _ledger_down("write", slot, ledger_error)
-                entry = None
-            until = _later(until, entry.until if entry is not None else mark)
-        self._record(slot, failure, until)
-        return not started
-
-    async def afailed(self, slot: _Slot, error: BaseException, *, started: bool = False) -> bool:
-        """Async :meth:`failed`."""
-        failure = self._classify(error)
-        if not failure.moves_on:
-            return False
-        until = None
-        reason = f"{failure.kind}: {failure.message}"
-        for key, mark in self._marks(slot, failure):
-            try:
-                entry = await self.policy.ledger.amark_exhausted(key, mark, reason=reason)
-            except Exception as ledger_error:
-                _ledger_down("write", slot, ledger_error)
-                entry = None
-            until = _later(until, entry.until if entry is not None else mark)
-        self._record(slot, failure, until)
-        return not started
-
-    # -- after an answer
-
-    def learn(self, slot: _Slot, ratelimit: Any) -> None:
-        """``remaining: 0`` in the answer's rate-limit info: spent before the 429 comes."""
-        for key, remaining, limit in _ratelimit_marks(slot, ratelimit):
-            try:
-                self.policy.ledger.record_remaining(key, remaining, limit)
-            except Exception as error:  # an answer in hand is never lost to the ledger
-                _ledger_down("write", slot, error)
-
-    async def alearn(self, slot: _Slot, ratelimit: Any) -> None:
-        """Async :meth:`learn`."""
-        for key, remaining, limit in _ratelimit_marks(slot, ratelimit):
-            try:
-                await self.policy.ledger.arecord_remaining(key, remaining, limit)
-            except Exception as error:
-                _ledger_down("write", slot, error)
-
-    def report(self, slot: _Slot) -> dict[str, Any]:
-        """What ``response_metadata["fallback"]`` says about this call."""
-        return {
-            "served_by": slot.info.as_dict(),
-            "attempts": [attempt.as_dict() for attempt in self.attempts],
-        }
-
-    def exhausted(self) -> AllCandidatesFailedError:
-        """The one error for "nobody could answer"."""
-        return AllCandidatesFailedError(self.attempts)
-
-
-def _run(
-    trace: _Trace, call: Callable[[_Slot], _T], ratelimit_of: Callable[[_Slot, _T], Any]
-) -> tuple[_T, _Slot]:
-    """Try candidates in order until one answers."""
-    for slot in trace.slots:
-        if not trace.available(slot):
-            continue
-        trace.begin(slot)
-        try:
-            result = call(slot)
-        except Exception as error:
-            if not trace.failed(slot, error):
-                raise
-            continue
-        trace.learn(slot, ratelimit_of(slot, result))
-        return result, slot
-    raise trace.exhausted()
-
-
-async def _arun(
-    trace: _Trace,
-    call: Callable[[_Slot], Any],
-    ratelimit_of: Callable[[_Slot, Any], Any],
-) -> tuple[Any, _Slot]:
-    """Async :func:`_run`; ``call`` returns an awaitable."""
-    for slot in trace.slots:
-        if not await trace.aavailable(slot):
-            continue
-        trace.begin(slot)
-        try:
-            result = await call(slot)
-        except Exception as error:
-            if not await trace.afailed(slot, error):
-                raise
-            continue
-        await trace.alearn(slot, ratelimit_of(slot, result))
-        return result, slot
-    raise trace.exhausted()
+#: ``ls_model_name`` of a fallback's own run; ``response_metadata`` names who served.
+FALLBACK_MODEL_NAME = "fallback"
 
 
 class _FallbackSettings(BaseModel):
@@ -584,29 +121,31 @@ class _FallbackSettings(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    _slots: tuple[_Slot, ...] = PrivateAttr(default=())
+    _slots: tuple[Slot, ...] = PrivateAttr(default=())
 
     def _resolve(self, candidates: list[Any], kind: type) -> None:
         if not candidates:
             raise ValueError(f"{type(self).__name__} needs at least one candidate")
-        self._slots = tuple(_Slot.of(index, spec, kind) for index, spec in enumerate(candidates))
+        self._slots = tuple(
+            Slot.of(index, spec, kind, refuse=(_FallbackSettings,))
+            for index, spec in enumerate(candidates)
+        )
 
     @property
     def candidate_infos(self) -> list[CandidateInfo]:
         """Each candidate's identity in the ledger, best first."""
         return [slot.info for slot in self._slots]
 
-    def _trace(self) -> _Trace:
-        return _Trace(self._policy(), self._slots)
-
-    def _policy(self) -> _Policy:
-        return _Policy(
-            ledger=self.ledger if self.ledger is not None else get_default_ledger(),
+    def _walk(self, slots: Sequence[Slot] | None = None) -> Walk:
+        """A fresh walk for one call (over ``slots``, default the candidates themselves)."""
+        ledger = self.ledger if self.ledger is not None else get_default_ledger()
+        rules = Rules(
             quota_cooldown=self.quota_cooldown,
             auth_cooldown=self.auth_cooldown,
             not_found_cooldown=self.not_found_cooldown,
             fallback_on_unknown_errors=self.fallback_on_unknown_errors,
         )
+        return Walk(ledger, rules, self._slots if slots is None else slots)
 
 
 _SETTING_NAMES = frozenset(_FallbackSettings.model_fields)
@@ -616,34 +155,6 @@ def _split_settings(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     """(fallback settings, model arguments) out of one ``**kwargs``."""
     settings = {k: v for k, v in kwargs.items() if k in _SETTING_NAMES}
     return settings, {k: v for k, v in kwargs.items() if k not in _SETTING_NAMES}
-
-
-def _modelscope_grid(
-    factory: Callable[..., Any],
-    models: str | Sequence[str],
-    tokens: Sequence[str | SecretStr | None] | None,
-    order: Order,
-    model_kwargs: Mapping[str, Any],
-) -> list[Any]:
-    model_list = [models] if isinstance(models, str) else list(models)
-    token_list: list[str | SecretStr | None] = [None] if tokens is None else list(tokens)
-    if not model_list:
-        raise ValueError("from_modelscope() needs at least one model id")
-    if not token_list:
-        raise ValueError("from_modelscope() got an empty tokens list: pass tokens=None for the env")
-    if order == "models_first":
-        pairs = [(m, t) for t in token_list for m in model_list]
-    elif order == "accounts_first":
-        pairs = [(m, t) for m in model_list for t in token_list]
-    else:
-        raise ValueError(f'order must be "models_first" or "accounts_first", got {order!r}')
-    built = []
-    for model, token in pairs:
-        arguments = dict(model_kwargs)
-        if token is not None:
-            arguments["api_key"] = token
-        built.append(factory(model=model, **arguments))
-    return built
 
 
 def _is_streaming_handler(handler: Any) -> bool:
@@ -690,19 +201,12 @@ def _child_config(run_manager: Any, index: int) -> RunnableConfig:
 # --------------------------------------------------------------------------- chat
 
 
-def _has_content(chunk: Any) -> bool:
-    """True once a chunk carries something the user sees: text, reasoning or a tool call."""
-    if getattr(chunk, "content", None):
-        return True
-    if getattr(chunk, "tool_call_chunks", None) or getattr(chunk, "invalid_tool_calls", None):
-        return True
-    extra = getattr(chunk, "additional_kwargs", None)
-    return isinstance(extra, Mapping) and any(bool(value) for value in extra.values())
+def _message_ratelimits(_: Slot, message: Any) -> tuple[Any]:
+    return (message_ratelimit(message),)
 
 
-def _with_report(message: BaseMessage, report: dict[str, Any]) -> BaseMessage:
-    message.response_metadata = {**message.response_metadata, "fallback": report}
-    return message
+def _head_ratelimits(_: Slot, opened: Head[Any]) -> Iterable[Any]:
+    return [message_ratelimit(chunk) for chunk in opened[1]]
 
 
 class FallbackChatModel(_FallbackSettings, BaseChatModel):
@@ -757,7 +261,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         from langchain_modelscope.chat_models import ChatModelScope
 
         settings, model_kwargs = _split_settings(kwargs)
-        grid = _modelscope_grid(ChatModelScope, models, tokens, order, model_kwargs)
+        grid = modelscope_grid(ChatModelScope, models, tokens, order, model_kwargs)
         return cls(candidates=[*grid, *then], **settings)
 
     @property
@@ -769,9 +273,11 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         return {"candidates": [slot.info.label for slot in self._slots]}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # The run starts before anyone knows who serves it: the run says "fallback", the
+        # answer's metadata (and the serving candidate's own nested run) names the candidate.
         params = LangSmithParams(
             ls_provider="modelscope-fallback",
-            ls_model_name=self._slots[0].info.model,
+            ls_model_name=FALLBACK_MODEL_NAME,
             ls_model_type="chat",
         )
         if stop:
@@ -787,13 +293,13 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        def call(slot: _Slot) -> BaseMessage:
+        def call(slot: Slot) -> BaseMessage:
             config = _child_config(run_manager, slot.info.index)
             return cast(BaseMessage, slot.target.invoke(messages, config, stop=stop, **kwargs))
 
-        trace = self._trace()
-        message, slot = _run(trace, call, lambda _, m: _message_ratelimit(m))
-        message = _with_report(message, trace.report(slot))
+        walk = self._walk()
+        message, slot = walk.run(call, _message_ratelimits)
+        message = with_report(message, walk.trace.report(slot))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
@@ -803,13 +309,16 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        def call(slot: _Slot) -> Any:
+        def call(slot: Slot) -> Awaitable[BaseMessage]:
             config = _child_config(run_manager, slot.info.index)
-            return slot.target.ainvoke(messages, config, stop=stop, **kwargs)
+            return cast(
+                Awaitable[BaseMessage],
+                slot.target.ainvoke(messages, config, stop=stop, **kwargs),
+            )
 
-        trace = self._trace()
-        message, slot = await _arun(trace, call, lambda _, m: _message_ratelimit(m))
-        message = _with_report(cast(BaseMessage, message), trace.report(slot))
+        walk = self._walk()
+        message, slot = await walk.arun(call, _message_ratelimits)
+        message = with_report(message, walk.trace.report(slot))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -819,36 +328,24 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        trace = self._trace()
-        for slot in self._slots:
-            if not trace.available(slot):
-                continue
-            trace.begin(slot)
+        def call(slot: Slot) -> Head[Iterator[AIMessageChunk]]:
             config = _child_config(run_manager, slot.info.index)
-            with closing(iter(slot.target.stream(messages, config, stop=stop, **kwargs))) as it:
-                head: list[AIMessageChunk] = []
-                try:
-                    for chunk in it:
-                        head.append(chunk)
-                        if _has_content(chunk):
-                            break
-                except Exception as error:
-                    if not trace.failed(slot, error):
-                        raise
-                    continue
-                # Served: from here on the stream is this candidate's, errors and all.
-                for chunk in head:
-                    trace.learn(slot, _message_ratelimit(chunk))
-                yield from _first_chunks(head, trace.report(slot))
-                try:
-                    for chunk in it:
-                        trace.learn(slot, _message_ratelimit(chunk))
-                        yield ChatGenerationChunk(message=chunk)
-                except Exception as error:
-                    trace.failed(slot, error, started=True)
-                    raise
-            return
-        raise trace.exhausted()
+            return read_head(iter(slot.target.stream(messages, config, stop=stop, **kwargs)))
+
+        walk = self._walk()
+        (rest, head), slot = walk.run(call, _head_ratelimits)
+        try:
+            # Served: from here on the stream is this candidate's, errors and all.
+            yield from first_chunks(head, walk.trace.report(slot))
+            try:
+                for chunk in rest:
+                    walk.learn(slot, message_ratelimit(chunk))
+                    yield ChatGenerationChunk(message=chunk)
+            except Exception as error:
+                walk.fail_started(slot, error)
+                raise
+        finally:
+            close_stream(rest)
 
     async def _astream(
         self,
@@ -857,37 +354,24 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        trace = self._trace()
-        for slot in self._slots:
-            if not await trace.aavailable(slot):
-                continue
-            trace.begin(slot)
+        def call(slot: Slot) -> Awaitable[Head[AsyncIterator[AIMessageChunk]]]:
             config = _child_config(run_manager, slot.info.index)
-            stream = slot.target.astream(messages, config, stop=stop, **kwargs)
-            async with aclosing(stream) as it:
-                head: list[AIMessageChunk] = []
-                try:
-                    async for chunk in it:
-                        head.append(chunk)
-                        if _has_content(chunk):
-                            break
-                except Exception as error:
-                    if not await trace.afailed(slot, error):
-                        raise
-                    continue
-                for chunk in head:
-                    await trace.alearn(slot, _message_ratelimit(chunk))
-                for generation in _first_chunks(head, trace.report(slot)):
-                    yield generation
-                try:
-                    async for chunk in it:
-                        await trace.alearn(slot, _message_ratelimit(chunk))
-                        yield ChatGenerationChunk(message=chunk)
-                except Exception as error:
-                    await trace.afailed(slot, error, started=True)
-                    raise
-            return
-        raise trace.exhausted()
+            return aread_head(slot.target.astream(messages, config, stop=stop, **kwargs))
+
+        walk = self._walk()
+        (rest, head), slot = await walk.arun(call, _head_ratelimits)
+        try:
+            for generation in first_chunks(head, walk.trace.report(slot)):
+                yield generation
+            try:
+                async for chunk in rest:
+                    await walk.alearn(slot, message_ratelimit(chunk))
+                    yield ChatGenerationChunk(message=chunk)
+            except Exception as error:
+                await walk.afail_started(slot, error)
+                raise
+        finally:
+            await aclose_stream(rest)
 
     # -- declarative methods
 
@@ -941,18 +425,18 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         return _StructuredFallback(owner=self, slots=tuple(slots), include_raw=include_raw)
 
 
-def _first_chunks(head: list[AIMessageChunk], report: dict[str, Any]) -> list[ChatGenerationChunk]:
-    """The buffered head of a stream, the report riding on its first chunk (once only)."""
-    if not head:
-        head = [AIMessageChunk(content="")]
-    first = head[0]
-    first.response_metadata = {**first.response_metadata, "fallback": report}
-    return [ChatGenerationChunk(message=chunk) for chunk in head]
-
-
-def _raw_ratelimit(_: _Slot, output: Any) -> Any:
+def _raw_ratelimits(_: Slot, output: Any) -> tuple[Any]:
     raw = output.get("raw") if isinstance(output, Mapping) else None
-    return _message_ratelimit(raw)
+    return (message_ratelimit(raw),)
+
+
+def _chain_child(
+    config: RunnableConfig,
+    run_manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun,
+    slot: Slot,
+) -> RunnableConfig:
+    """A structured candidate's config: nested under this chain run, tagged with its index."""
+    return patch_config(config, callbacks=run_manager.get_child(f"fallback:{slot.info.index}"))
 
 
 class _StructuredFallback(Runnable[LanguageModelInput, Any]):
@@ -963,7 +447,7 @@ class _StructuredFallback(Runnable[LanguageModelInput, Any]):
     """
 
     def __init__(
-        self, *, owner: FallbackChatModel, slots: tuple[_Slot, ...], include_raw: bool
+        self, *, owner: FallbackChatModel, slots: tuple[Slot, ...], include_raw: bool
     ) -> None:
         self.owner = owner
         self.slots = slots
@@ -973,12 +457,12 @@ class _StructuredFallback(Runnable[LanguageModelInput, Any]):
     def InputType(self) -> Any:  # noqa: N802 - Runnable's API
         return LanguageModelInput
 
-    def _finish(self, output: Any, trace: _Trace, slot: _Slot) -> Any:
+    def _finish(self, output: Any, walk: Walk, slot: Slot) -> Any:
         if not isinstance(output, Mapping) or "raw" not in output:
             return output
         raw = output.get("raw")
         if isinstance(raw, BaseMessage):
-            _with_report(raw, trace.report(slot))
+            with_report(raw, walk.trace.report(slot))
         if self.include_raw:
             return dict(output)
         error = output.get("parsing_error")
@@ -992,16 +476,12 @@ class _StructuredFallback(Runnable[LanguageModelInput, Any]):
         run_manager: CallbackManagerForChainRun,
         config: RunnableConfig,
     ) -> Any:
-        trace = _Trace(self.owner._policy(), self.slots)
+        def call(slot: Slot) -> Any:
+            return slot.target.invoke(value, _chain_child(config, run_manager, slot))
 
-        def call(slot: _Slot) -> Any:
-            child = patch_config(
-                config, callbacks=run_manager.get_child(f"fallback:{slot.info.index}")
-            )
-            return slot.target.invoke(value, child)
-
-        output, slot = _run(trace, call, _raw_ratelimit)
-        return self._finish(output, trace, slot)
+        walk = self.owner._walk(self.slots)
+        output, slot = walk.run(call, _raw_ratelimits)
+        return self._finish(output, walk, slot)
 
     async def _acall(
         self,
@@ -1009,16 +489,14 @@ class _StructuredFallback(Runnable[LanguageModelInput, Any]):
         run_manager: AsyncCallbackManagerForChainRun,
         config: RunnableConfig,
     ) -> Any:
-        trace = _Trace(self.owner._policy(), self.slots)
-
-        def call(slot: _Slot) -> Any:
-            child = patch_config(
-                config, callbacks=run_manager.get_child(f"fallback:{slot.info.index}")
+        def call(slot: Slot) -> Awaitable[Any]:
+            return cast(
+                Awaitable[Any], slot.target.ainvoke(value, _chain_child(config, run_manager, slot))
             )
-            return slot.target.ainvoke(value, child)
 
-        output, slot = await _arun(trace, call, _raw_ratelimit)
-        return self._finish(output, trace, slot)
+        walk = self.owner._walk(self.slots)
+        output, slot = await walk.arun(call, _raw_ratelimits)
+        return self._finish(output, walk, slot)
 
     def invoke(
         self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
@@ -1034,8 +512,8 @@ class _StructuredFallback(Runnable[LanguageModelInput, Any]):
 # --------------------------------------------------------------------------- embeddings
 
 
-def _embeddings_ratelimit(slot: _Slot, _: Any) -> Any:
-    return getattr(slot.model, "last_ratelimit", None)
+def _embeddings_ratelimits(slot: Slot, _: Any) -> tuple[Any]:
+    return (getattr(slot.model, "last_ratelimit", None),)
 
 
 class FallbackEmbeddings(_FallbackSettings, Embeddings):
@@ -1084,31 +562,31 @@ class FallbackEmbeddings(_FallbackSettings, Embeddings):
         from langchain_modelscope.embeddings import ModelScopeEmbeddings
 
         settings, model_kwargs = _split_settings(kwargs)
-        grid = _modelscope_grid(ModelScopeEmbeddings, models, tokens, order, model_kwargs)
+        grid = modelscope_grid(ModelScopeEmbeddings, models, tokens, order, model_kwargs)
         return cls(candidates=[*grid, *then], **settings)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed ``texts`` with the first candidate that can."""
-        vectors, _ = _run(
-            self._trace(), lambda s: s.model.embed_documents(texts), _embeddings_ratelimit
+        vectors, _ = self._walk().run(
+            lambda s: s.model.embed_documents(texts), _embeddings_ratelimits
         )
         return cast(list[list[float]], vectors)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query with the first candidate that can."""
-        vector, _ = _run(self._trace(), lambda s: s.model.embed_query(text), _embeddings_ratelimit)
+        vector, _ = self._walk().run(lambda s: s.model.embed_query(text), _embeddings_ratelimits)
         return cast(list[float], vector)
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async :meth:`embed_documents`."""
-        vectors, _ = await _arun(
-            self._trace(), lambda s: s.model.aembed_documents(texts), _embeddings_ratelimit
+        vectors, _ = await self._walk().arun(
+            lambda s: s.model.aembed_documents(texts), _embeddings_ratelimits
         )
         return cast(list[list[float]], vectors)
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`."""
-        vector, _ = await _arun(
-            self._trace(), lambda s: s.model.aembed_query(text), _embeddings_ratelimit
+        vector, _ = await self._walk().arun(
+            lambda s: s.model.aembed_query(text), _embeddings_ratelimits
         )
         return cast(list[float], vector)

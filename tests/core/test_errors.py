@@ -162,3 +162,25 @@ def test_errors_pickle_with_their_fields() -> None:
     assert isinstance(clone, errors.QuotaExceededError)
     assert (clone.scope, clone.reset_at, clone.model) == ("model", NEXT_DAY, "m")
     assert str(clone) == str(error)
+
+
+def test_every_public_error_is_drawn_in_the_tree_and_old_paths_still_import() -> None:
+    from langchain_modelscope import embeddings, fallback
+
+    assert fallback.AllCandidatesFailedError is errors.AllCandidatesFailedError
+    assert embeddings.EmbeddingInputError is errors.EmbeddingInputError
+    assert embeddings.EmbeddingResponseError is errors.EmbeddingResponseError
+    tree = errors.__doc__ or ""
+    for name in errors.__all__:
+        value = getattr(errors, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            assert name in tree, f"{name} is not drawn in the errors.py tree"
+
+
+def test_retry_after_reads_the_date_form_through_the_one_parser() -> None:
+    now = datetime(2031, 3, 10, 8, 0, tzinfo=timezone.utc)
+    assert errors.retry_after_seconds({"retry-after": "7"}, now) == 7.0
+    date = "Mon, 10 Mar 2031 08:00:30 GMT"
+    assert errors.retry_after_seconds({"retry-after": date}, now) == 30.0
+    assert errors.retry_after_seconds({"retry-after": "soon"}, now) is None
+    assert errors.retry_after_seconds({}, now) is None

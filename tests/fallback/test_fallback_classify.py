@@ -13,11 +13,10 @@ from langchain_core.exceptions import OutputParserException
 from langchain_modelscope._fallback_classify import (
     classify_error,
     modelscope_reset,
-    parse_reset_header,
     redact,
     short_message,
 )
-from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
+from langchain_modelscope._reset import next_daily_reset, next_monthly_reset, parse_reset_header
 from langchain_modelscope.errors import (
     APIConnectionError,
     EmptyResponseError,

@@ -453,6 +453,40 @@ def test_tracers_see_each_candidate_nested_under_the_fallback_run(
     assert children == [("ScriptedChat", True), ("ScriptedChat", False)]
 
 
+def test_the_trace_names_the_candidate_that_served_not_candidate_0(
+    ledger: QuotaLedger, clock: FakeClock
+) -> None:
+    """The run starts before anyone knows who serves: it says "fallback"; the answer and the
+    serving candidate's nested run name the candidate (issue 15: it said candidate 0's model)."""
+    from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
+
+    collector = RunCollectorCallbackHandler()
+    model = fallback(ledger, chat("a", script=[quota_error(clock)]), chat("b"))
+    answer = model.invoke("hi", config={"callbacks": [collector]})
+    [root] = collector.traced_runs
+    assert root.extra is not None
+    assert root.extra["metadata"]["ls_model_name"] == "fallback"
+    served = [run for run in root.child_runs if run.error is None]
+    assert [run.extra["metadata"]["ls_model_name"] for run in served if run.extra] == ["b"]
+    assert answer.response_metadata["model_name"] == "b"
+    assert report(answer)["served_by"]["model"] == "b"
+
+
+class BareChat(ScriptedChat):
+    """A candidate whose answers carry no ``model_name`` of their own."""
+
+    def _message(self, text: str) -> AIMessage:
+        return AIMessage(content=text)
+
+
+def test_the_answer_names_the_served_candidate_when_it_set_no_model_name(
+    ledger: QuotaLedger, clock: FakeClock
+) -> None:
+    primary = BareChat(model="a", script=[quota_error(clock)])
+    answer = fallback(ledger, primary, BareChat(model="b")).invoke("hi")
+    assert answer.response_metadata["model_name"] == "b"
+
+
 # --- tools and structured output ------------------------------------------------------------
 
 

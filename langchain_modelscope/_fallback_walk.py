@@ -1,0 +1,450 @@
+"""The fallback's candidate walk, written once: one pure decision, driven sync or async.
+
+Three layers, the way httpx drives one ``BaseClient`` from ``Client`` and ``AsyncClient``:
+
+* :func:`decide` is the pure step. Given a candidate, the ledger's view of it and the last
+  failure (None before the call), it says what to do: ``skip``, ``try``, ``move_on`` or
+  ``raise``, and which ledger marks to write first. Every rule of the fallback is here; a new
+  kind of mark (a points balance, a throttle cooldown, a concurrency lease) is a new case here.
+* :class:`Walk` holds the walk as generators that *yield* what they need done (read the ledger,
+  write a mark, call a candidate) and never do I/O themselves.
+* :func:`drive` and :func:`adrive` are the only places that do it: one sync, one async. The
+  public shells (invoke, ainvoke, stream, astream, structured output, embeddings) only say how to
+  call a candidate.
+
+A ledger that fails never stops a call: the walk logs it and goes on without the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from langchain_core.messages import AIMessageChunk
+
+from langchain_modelscope._fallback_candidates import Slot
+from langchain_modelscope._fallback_classify import Failure, classify_error, redact
+from langchain_modelscope._fallback_trace import Trace, logger
+from langchain_modelscope.quota import QuotaEntry, QuotaKey, QuotaLedger
+
+_T = TypeVar("_T")
+
+Action = Literal["skip", "try", "move_on", "raise"]
+
+
+# --------------------------------------------------------------------------- the pure step
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The user's settings that decide what a failure costs a candidate."""
+
+    quota_cooldown: timedelta
+    auth_cooldown: timedelta
+    not_found_cooldown: timedelta
+    fallback_on_unknown_errors: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerView:
+    """What the ledger says about one candidate, at the ledger's time ``now``."""
+
+    now: datetime
+    #: the mark that blocks the candidate (its own or its account's), if any
+    entry: QuotaEntry | None = None
+    #: False when the store could not be read: the call goes on without it
+    readable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A ledger write the step asks for: ``key`` is spent until ``until``."""
+
+    key: QuotaKey
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What to do with a candidate now, and what to write to the ledger before."""
+
+    action: Action
+    marks: tuple[Mark, ...] = ()
+    #: the failure as the rules see it (an unknown error may count as ``failed``)
+    failure: Failure | None = None
+
+
+_TRY = Step("try")
+_SKIP = Step("skip")
+
+
+def decide(
+    slot: Slot,
+    view: LedgerView,
+    failure: Failure | None,
+    rules: Rules,
+    *,
+    peers: Sequence[Slot] = (),
+    started: bool = False,
+) -> Step:
+    """The fallback's every decision about ``slot``, with no I/O.
+
+    ``failure`` None: before the call, from the ledger's ``view`` (skip or try). Otherwise
+    after it failed: raise a failure that would fail everywhere, else mark the ledger and move
+    on. ``started``: the candidate had streamed content, so it raises whatever the failure
+    (the ledger still learns from it). ``peers``: every candidate of the call (an unknown
+    model is unknown on every account of its provider).
+    """
+    if failure is None:
+        return _SKIP if view.readable and view.entry is not None else _TRY
+    if failure.kind == "unknown" and rules.fallback_on_unknown_errors:
+        failure = replace(failure, kind="failed")
+    if not failure.moves_on:
+        return Step("raise", failure=failure)
+    marks = _marks(slot, failure, view.now, rules, peers)
+    return Step("raise" if started else "move_on", marks, failure)
+
+
+def _marks(
+    slot: Slot, failure: Failure, now: datetime, rules: Rules, peers: Sequence[Slot]
+) -> tuple[Mark, ...]:
+    """Ledger marks a failure calls for (none for one that holds for this call only)."""
+    reason = f"{failure.kind}: {failure.message}"
+    if failure.kind == "quota":
+        until = failure.until or now + rules.quota_cooldown
+        key = slot.key.account_wide() if failure.scope == "account" else slot.key
+        return (Mark(key, until, reason),)
+    if failure.kind == "auth":
+        return (Mark(slot.key.account_wide(), now + rules.auth_cooldown, reason),)
+    if failure.kind == "not_found":
+        until = now + rules.not_found_cooldown
+        same = {
+            peer.key
+            for peer in (*peers, slot)
+            if peer.info.provider == slot.info.provider and peer.info.model == slot.info.model
+        }
+        return tuple(Mark(key, until, reason) for key in sorted(same, key=lambda k: k.account))
+    return ()
+
+
+def ratelimit_marks(slot: Slot, ratelimit: Any) -> list[tuple[QuotaKey, int, int | None]]:
+    """Keys a ``remaining: 0`` in ``response_metadata["ratelimit"]`` says are spent."""
+    if ratelimit is None:
+        return []
+
+    def field(name: str) -> Any:
+        if isinstance(ratelimit, Mapping):
+            return ratelimit.get(name)
+        return getattr(ratelimit, name, None)
+
+    marks = []
+    for remaining_name, limit_name, account_wide in (
+        ("model_requests_remaining", "model_requests_limit", False),
+        ("requests_remaining", "requests_limit", True),
+    ):
+        remaining = field(remaining_name)
+        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining <= 0:
+            limit = field(limit_name)
+            key = slot.key.account_wide() if account_wide else slot.key
+            marks.append((key, 0, limit if isinstance(limit, int) else None))
+    return marks
+
+
+def message_ratelimit(message: Any) -> Any:
+    """The ``ratelimit`` an answer's ``response_metadata`` carries, if any."""
+    metadata = getattr(message, "response_metadata", None)
+    return metadata.get("ratelimit") if isinstance(metadata, Mapping) else None
+
+
+# --------------------------------------------------------------------------- a stream's head
+
+_S = TypeVar("_S")
+#: An opened stream and the chunks read from it up to its first content.
+Head = tuple[_S, list[AIMessageChunk]]
+
+
+def has_content(chunk: Any) -> bool:
+    """True once a chunk carries something the user sees: text, reasoning or a tool call."""
+    if getattr(chunk, "content", None):
+        return True
+    if getattr(chunk, "tool_call_chunks", None) or getattr(chunk, "invalid_tool_calls", None):
+        return True
+    extra = getattr(chunk, "additional_kwargs", None)
+    return isinstance(extra, Mapping) and any(bool(value) for value in extra.values())
+
+
+def read_head(stream: Iterator[AIMessageChunk]) -> Head[Iterator[AIMessageChunk]]:
+    """Read ``stream`` up to its first content chunk: until then, a failure may move on."""
+    head: list[AIMessageChunk] = []
+    try:
+        for chunk in stream:
+            head.append(chunk)
+            if has_content(chunk):
+                break
+    except BaseException:
+        close_stream(stream)
+        raise
+    return stream, head
+
+
+async def aread_head(
+    stream: AsyncIterator[AIMessageChunk],
+) -> Head[AsyncIterator[AIMessageChunk]]:
+    """Async :func:`read_head`."""
+    head: list[AIMessageChunk] = []
+    try:
+        async for chunk in stream:
+            head.append(chunk)
+            if has_content(chunk):
+                break
+    except BaseException:
+        await aclose_stream(stream)
+        raise
+    return stream, head
+
+
+def close_stream(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+async def aclose_stream(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+# --------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    key: QuotaKey
+
+    def run(self, ledger: QuotaLedger) -> QuotaEntry | None:
+        return ledger.blocked_until(self.key)
+
+    async def arun(self, ledger: QuotaLedger) -> QuotaEntry | None:
+        return await ledger.ablocked_until(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    mark: Mark
+
+    def run(self, ledger: QuotaLedger) -> QuotaEntry:
+        mark = self.mark
+        return ledger.mark_exhausted(mark.key, mark.until, reason=mark.reason)
+
+    async def arun(self, ledger: QuotaLedger) -> QuotaEntry:
+        mark = self.mark
+        return await ledger.amark_exhausted(mark.key, mark.until, reason=mark.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Remaining:
+    key: QuotaKey
+    remaining: int
+    limit: int | None
+
+    def run(self, ledger: QuotaLedger) -> QuotaEntry | None:
+        return ledger.record_remaining(self.key, self.remaining, self.limit)
+
+    async def arun(self, ledger: QuotaLedger) -> QuotaEntry | None:
+        return await ledger.arecord_remaining(self.key, self.remaining, self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    slot: Slot
+
+
+_LedgerEffect = _Read | _Write | _Remaining
+Effect = _LedgerEffect | _Call
+Steps = Generator[Effect, Any, _T]
+
+
+def _ledger_unavailable(what: str, slot: Slot, error: BaseException) -> None:
+    """The ledger is a saving, not a gate: when its store fails, calls go on without it."""
+    logger.warning(
+        "fallback: could not %s the quota ledger for %s (%s: %s); going on without it",
+        what,
+        slot.info.label,
+        type(error).__name__,
+        redact(str(error)),
+    )
+
+
+def _later(first: datetime | None, second: datetime) -> datetime:
+    return second if first is None or second > first else first
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+class Walk:
+    """One call's walk down the candidate list; the generators yield, the drivers act."""
+
+    __slots__ = ("ledger", "rules", "slots", "trace")
+
+    def __init__(self, ledger: QuotaLedger, rules: Rules, slots: Sequence[Slot]) -> None:
+        self.ledger = ledger
+        self.rules = rules
+        self.slots = slots
+        self.trace = Trace()
+
+    def steps(self, ratelimits_of: Callable[[Slot, Any], Iterable[Any]]) -> Steps[tuple[Any, Slot]]:
+        """Try candidates in order until one answers; learn from its answer's rate limits."""
+        for slot in self.slots:
+            view = yield from self._look(slot)
+            if decide(slot, view, None, self.rules).action == "skip":
+                assert view.entry is not None  # a skip always has the mark that caused it
+                self.trace.skipped(slot, view.entry)
+                continue
+            self.trace.calling(slot)
+            try:
+                result = yield _Call(slot)
+            except Exception as error:
+                step = yield from self.failing(slot, error)
+                if step.action == "raise":
+                    raise
+                continue
+            for ratelimit in ratelimits_of(slot, result):
+                yield from self.learning(slot, ratelimit)
+            return result, slot
+        raise self.trace.exhausted()
+
+    def _look(self, slot: Slot) -> Steps[LedgerView]:
+        now = self.ledger.now()
+        try:
+            entry = yield _Read(slot.key)
+        except Exception as error:
+            _ledger_unavailable("read", slot, error)
+            return LedgerView(now, readable=False)
+        return LedgerView(now, entry)
+
+    def failing(self, slot: Slot, error: BaseException, *, started: bool = False) -> Steps[Step]:
+        """Classify ``error``, decide, write the marks the decision asks for, record it."""
+        now = self.ledger.now()
+        failure = classify_error(error, now)
+        step = decide(slot, LedgerView(now), failure, self.rules, peers=self.slots, started=started)
+        until: datetime | None = None
+        for mark in step.marks:
+            try:
+                entry = yield _Write(mark)
+            except Exception as ledger_error:
+                _ledger_unavailable("write", slot, ledger_error)
+                entry = None
+            until = _later(until, entry.until if entry is not None else mark.until)
+        if step.action == "move_on" and step.failure is not None:
+            self.trace.failed(slot, step.failure, until)
+        return step
+
+    def learning(self, slot: Slot, ratelimit: Any) -> Steps[None]:
+        """``remaining: 0`` in an answer's rate-limit info: spent before the 429 comes."""
+        for key, remaining, limit in ratelimit_marks(slot, ratelimit):
+            try:
+                yield _Remaining(key, remaining, limit)
+            except Exception as error:  # an answer in hand is never lost to the ledger
+                _ledger_unavailable("write", slot, error)
+
+    # -- sync and async entry points, all through the two drivers
+
+    def run(
+        self, call: Callable[[Slot], _T], ratelimits_of: Callable[[Slot, _T], Iterable[Any]]
+    ) -> tuple[_T, Slot]:
+        """The first answer of a candidate, and who gave it."""
+        result: tuple[_T, Slot] = drive(self.steps(ratelimits_of), self.ledger, call)
+        return result
+
+    async def arun(
+        self,
+        call: Callable[[Slot], Awaitable[_T]],
+        ratelimits_of: Callable[[Slot, _T], Iterable[Any]],
+    ) -> tuple[_T, Slot]:
+        """Async :meth:`run`; ``call`` returns an awaitable."""
+        result: tuple[_T, Slot] = await adrive(self.steps(ratelimits_of), self.ledger, call)
+        return result
+
+    def learn(self, slot: Slot, ratelimit: Any) -> None:
+        """Sync :meth:`learning` (a stream's later chunks)."""
+        if ratelimit is not None:
+            drive(self.learning(slot, ratelimit), self.ledger)
+
+    async def alearn(self, slot: Slot, ratelimit: Any) -> None:
+        """Async :meth:`learning`."""
+        if ratelimit is not None:
+            await adrive(self.learning(slot, ratelimit), self.ledger)
+
+    def fail_started(self, slot: Slot, error: BaseException) -> None:
+        """A stream failed after its first content: the ledger learns, the error propagates."""
+        drive(self.failing(slot, error, started=True), self.ledger)
+
+    async def afail_started(self, slot: Slot, error: BaseException) -> None:
+        """Async :meth:`fail_started`."""
+        await adrive(self.failing(slot, error, started=True), self.ledger)
+
+
+def _no_call(slot: Slot) -> Any:
+    raise AssertionError(f"this part of the walk calls no candidate ({slot.info.label})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    value: Any
+
+
+def _resume(steps: Steps[Any], value: Any, error: Exception | None) -> Effect | _Done:
+    """Hand ``steps`` the last effect's value (or its error); its next effect, or its result."""
+    try:
+        return steps.send(value) if error is None else steps.throw(error)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
+def drive(steps: Steps[_T], ledger: QuotaLedger, call: Callable[[Slot], Any] = _no_call) -> _T:
+    """Run ``steps`` synchronously: every ledger effect on ``ledger``, every call by ``call``."""
+    value: Any = None
+    error: Exception | None = None
+    while not isinstance(effect := _resume(steps, value, error), _Done):
+        value, error = None, None
+        try:
+            value = call(effect.slot) if isinstance(effect, _Call) else effect.run(ledger)
+        except Exception as caught:
+            error = caught
+    result: _T = effect.value
+    return result
+
+
+async def adrive(
+    steps: Steps[_T],
+    ledger: QuotaLedger,
+    call: Callable[[Slot], Awaitable[Any]] = _no_call,
+) -> _T:
+    """Async :func:`drive`: the same steps, the ledger's async twins, an awaitable ``call``."""
+    value: Any = None
+    error: Exception | None = None
+    while not isinstance(effect := _resume(steps, value, error), _Done):
+        value, error = None, None
+        try:
+            if isinstance(effect, _Call):
+                value = await call(effect.slot)
+            else:
+                value = await effect.arun(ledger)
+        except Exception as caught:
+            error = caught
+    result: _T = effect.value
+    return result
