@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     )
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
-    from langchain_modelscope.images import GeneratedImages, ModelScopeImageGenerator
+    from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.fallback import (
         AllCandidatesFailedError,
         Candidate,
         FallbackChatModel,
         FallbackEmbeddings,
     )
+    from langchain_modelscope.images import GeneratedImages, ModelScopeImageGenerator
     from langchain_modelscope.quota import (
         InMemoryQuotaStore,
         QuotaLedger,
