@@ -158,7 +158,7 @@ def _unavailable(
 def _from_error(error: APIError, url: str, secret: SecretStr) -> APIError:
     """Auth errors stay what they are; everything else the endpoint says becomes one error."""
     if isinstance(error, AuthenticationError | PermissionDeniedError):
-        return error
+        return _scrubbed(error, secret)
     common = {"status_code": error.status_code, "request_id": error.request_id}
     if isinstance(error, ResponseDecodeError):
         return _unavailable(
@@ -169,6 +169,16 @@ def _from_error(error: APIError, url: str, secret: SecretStr) -> APIError:
         reason = "not_found" if status == 404 else "error_status"
         said = f": {error.message[:200]}" if error.message else ""
         return _unavailable(url, reason, f"the site answered {status}{said}", secret, **common)
+    return _scrubbed(error, secret)
+
+
+def _scrubbed(error: APIError, secret: SecretStr) -> APIError:
+    """The error without the token, should the site have echoed it back."""
+    token = secret.get_secret_value()
+    if token in error.message or token in str(error.body):
+        error.message = error.message.replace(token, "***")
+        error.body = None
+        error.args = (error._describe(),)
     return error
 
 
