@@ -29,7 +29,9 @@ def main() -> None:
     # The official sample polls every 5 s; the emulator finishes at once, so poll faster there.
     interval = 0.05 if rt.offline else 2.0
     generator = ModelScopeImageGenerator(
-        model=IMAGE_MODEL, poll_interval=interval, poll_interval_max=max(interval, 5.0),
+        model=IMAGE_MODEL,
+        poll_interval=interval,
+        poll_interval_max=max(interval, 5.0),
         **rt.connection,
     )
     tool = ModelScopeImageTool(generator=generator)

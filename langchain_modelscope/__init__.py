@@ -22,9 +22,9 @@ if TYPE_CHECKING:
         apoints_balance,
         points_balance,
     )
+    from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
-    from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.fallback import (
         AllCandidatesFailedError,
         Candidate,

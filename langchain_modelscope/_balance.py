@@ -210,7 +210,9 @@ def _parse(answer: APIResponse, url: str, secret: SecretStr) -> PointsBalance:
         raise _unavailable(url, "unsuccessful", f"success is not true ({said})", secret, **common)
     inner = data.get("data")
     if not isinstance(inner, Mapping):
-        raise _unavailable(url, "missing_fields", "no 'data' object in the answer", secret, **common)
+        raise _unavailable(
+            url, "missing_fields", "no 'data' object in the answer", secret, **common
+        )
     values = {name: _number(inner.get(wire)) for name, wire in _FIELDS.items()}
     missing = [_FIELDS[name] for name, value in values.items() if value is None]
     if missing:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
@@ -59,6 +59,7 @@ from langchain_modelscope.errors import (
     APITimeoutError,
     ModelNotFoundError,
     QuotaExceededError,
+    QuotaScope,
     ResponseDecodeError,
 )
 from langchain_modelscope.quota import QuotaLedger, account_fingerprint, get_default_ledger
@@ -153,7 +154,8 @@ def _check_number(name: str, value: Any, *, integer: bool, low: float, high: flo
         raise InvalidImageRequestError(
             f"{name} must be {what}, got {type(value).__name__}", parameter=name
         )
-    if value < low or (high is not None and value > high):
+    number = float(cast("float", value))
+    if number < low or (high is not None and number > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise InvalidImageRequestError(f"{name} must be {bound}, got {value}", parameter=name)
     return value
@@ -285,8 +287,7 @@ class _TaskPoll:
                 last_status=self.status,
                 elapsed=elapsed,
                 model=self.model,
-                hint="It may still finish: call result(task_id) to resume, "
-                "or raise task_timeout.",
+                hint="It may still finish: call result(task_id) to resume, or raise task_timeout.",
             )
         delay = self._delay
         self._delay = min(self._delay * 1.5, self._cap)
@@ -416,7 +417,7 @@ class ModelScopeImageGenerator(BaseModel):
     def _refused(self, trace: Any, slot: Any) -> QuotaExceededError:
         attempt = trace.attempts[-1]
         entry = trace.policy.ledger.blocked_until(slot.key)
-        scope = "account" if entry is None or entry.key.is_account_wide else "model"
+        scope: QuotaScope = "account" if entry is None or entry.key.is_account_wide else "model"
         return QuotaExceededError(
             f"not sent: the quota ledger marks this {scope} as spent ({attempt.message})",
             scope=scope,

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command.run(args)
     except CliError as error:
-        print(f"{PROG} {command.name}: error: {error}", file=sys.stderr)
+        sys.stderr.write(f"{PROG} {command.name}: error: {error}\n")
         return error.exit_code
     except KeyboardInterrupt:
         return 130

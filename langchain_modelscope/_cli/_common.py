@@ -95,6 +95,11 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def say(text: str) -> None:
+    """One line for the user on stdout."""
+    sys.stdout.write(text + "\n")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -111,4 +116,6 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> No
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     lines = [columns, *cells]
     for line in lines:
-        sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() + "\n")
+        sys.stdout.write(
+            "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=False)).rstrip() + "\n"
+        )

@@ -22,6 +22,7 @@ def _run(args: argparse.Namespace) -> int:
 
     return main(list(args.extra))
 
+
 COMMAND = Command(
     "emulator", "serve the offline ModelScope emulator", _add_arguments, _run, passthrough=True
 )

@@ -17,6 +17,7 @@ from langchain_modelscope._cli._common import (
     cli_error,
     print_json,
     print_table,
+    say,
 )
 from langchain_modelscope._client import (
     DEFAULT_TIMEOUT,
@@ -35,8 +36,20 @@ RETIRED_MODELS: Final = re.compile(
     re.IGNORECASE,
 )
 _EMBEDDING: Final = re.compile(r"embedding|(^|/)bge-", re.IGNORECASE)
-_IMAGE: Final = re.compile(r"flux|(^|[/-])(qwen-image|z-image|stable-diffusion|sd\w*)", re.IGNORECASE)
-COLUMNS: Final = ("id", "kind", "owned_by", "context", "output", "tools", "vision", "reasoning", "retired")
+_IMAGE: Final = re.compile(
+    r"flux|(^|[/-])(qwen-image|z-image|stable-diffusion|sd\w*)", re.IGNORECASE
+)
+COLUMNS: Final = (
+    "id",
+    "kind",
+    "owned_by",
+    "context",
+    "output",
+    "tools",
+    "vision",
+    "reasoning",
+    "retired",
+)
 
 
 def is_retired(model: str) -> bool:
@@ -114,10 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         print_json({"base_url": base_url, "models": rows})
     else:
         print_table(rows, COLUMNS)
-        print(f"\n{len(rows)} models served at {base_url}; ids churn, the list is curated.")
+        say(f"\n{len(rows)} models served at {base_url}; ids churn, the list is curated.")
     return EXIT_OK
 
 
-COMMAND = Command(
-    "models", "list the served models with their profiles", _add_arguments, _run
-)
+COMMAND = Command("models", "list the served models with their profiles", _add_arguments, _run)

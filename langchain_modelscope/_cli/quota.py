@@ -16,6 +16,7 @@ from langchain_modelscope._cli._common import (
     add_json_flag,
     print_json,
     print_table,
+    say,
 )
 from langchain_modelscope.quota import (
     ACCOUNT_WIDE,
@@ -90,7 +91,12 @@ def _clear(ledger: QuotaLedger, args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(str(exc), EXIT_USAGE) from None
     existed = ledger.store.get(key) is not None
     ledger.clear(key)
-    return {"cleared": existed, "provider": key.provider, "account": key.account, "model": key.model}
+    return {
+        "cleared": existed,
+        "provider": key.provider,
+        "account": key.account,
+        "model": key.model,
+    }
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,21 +128,23 @@ def _run(args: argparse.Namespace) -> int:
             else:
                 what = "the whole account" if outcome["model"] == ACCOUNT_WIDE else outcome["model"]
                 done = "cleared" if outcome["cleared"] else "had no mark for"
-                print(f"{done} {outcome['account']} / {what} in {where}")
+                say(f"{done} {outcome['account']} / {what} in {where}")
             return EXIT_OK
         now = ledger.now()
         rows = [row_of(entry, now) for entry in ledger.entries(now)]
     except CliError:
         raise
     except Exception as exc:  # a store that cannot be reached (Redis down, a locked file)
-        raise CliError(f"cannot read {where}: {type(exc).__name__}: {exc}", EXIT_UNREACHABLE) from None
+        raise CliError(
+            f"cannot read {where}: {type(exc).__name__}: {exc}", EXIT_UNREACHABLE
+        ) from None
     finally:
         ledger.store.close()
     if args.json:
         print_json({"ledger": where, "entries": rows})
     else:
         print_table(rows, COLUMNS)
-        print(f"\n{len(rows)} marks in force in {where}")
+        say(f"\n{len(rows)} marks in force in {where}")
     return EXIT_OK
 
 

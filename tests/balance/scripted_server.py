@@ -61,8 +61,8 @@ def scripted_server() -> Iterator[ScriptedServer]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = _answer
-        do_POST = _answer
+        do_GET = _answer  # noqa: N815 - http.server's names
+        do_POST = _answer  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:
             return None

@@ -9,11 +9,16 @@ from typing import Any
 import pytest
 
 import langchain_modelscope
-from langchain_modelscope import BalanceUnavailableError, PointsBalance, apoints_balance
-from langchain_modelscope import points_balance
+from langchain_modelscope import (
+    BalanceUnavailableError,
+    PointsBalance,
+    apoints_balance,
+    points_balance,
+)
 from langchain_modelscope._balance import BALANCE_PATH, balance_site
 from langchain_modelscope.errors import (
     APIConnectionError,
+    APIError,
     AuthenticationError,
     MissingAPIKeyError,
     PermissionDeniedError,
@@ -76,15 +81,19 @@ def test_success_reads_the_three_numbers_with_the_bearer_token(site: ScriptedSer
 
 
 def test_fractional_points_are_kept(site: ScriptedServer) -> None:
-    body = {"success": True, "data": {"total_balance": 12.5, "available_balance": 10.5,
-                                      "frozen_amount": 2}}
+    body = {
+        "success": True,
+        "data": {"total_balance": 12.5, "available_balance": 10.5, "frozen_amount": 2},
+    }
     balance = _read(site, Scripted(body=body))
     assert (balance.available, balance.total, balance.frozen) == (10.5, 12.5, 2)
 
 
 def test_zero_available_is_a_balance_not_an_error(site: ScriptedServer) -> None:
-    body = {"success": True, "data": {"total_balance": 0, "available_balance": 0,
-                                      "frozen_amount": 0}}
+    body = {
+        "success": True,
+        "data": {"total_balance": 0, "available_balance": 0, "frozen_amount": 0},
+    }
     assert _read(site, Scripted(body=body)).has_points is False
 
 
@@ -115,12 +124,29 @@ def test_refused_tokens_raise_the_auth_errors(
     [
         (Scripted(404, "<html>Not Found</html>", "text/html"), "not_found"),
         (Scripted(200, "<!doctype html><html>login</html>", "text/html"), "not_json"),
-        (Scripted(200, {"success": False, "Code": "QuotaLimitExceed",
-                        "Message": "magicube balance exhausted"}), "unsuccessful"),
+        (
+            Scripted(
+                200,
+                {
+                    "success": False,
+                    "Code": "QuotaLimitExceed",
+                    "Message": "magicube balance exhausted",
+                },
+            ),
+            "unsuccessful",
+        ),
         (Scripted(200, {"success": True, "data": {"available_balance": 3}}), "missing_fields"),
         (Scripted(200, {"success": True}), "missing_fields"),
-        (Scripted(200, {"success": True, "data": {"total_balance": "x", "available_balance": 1,
-                                                  "frozen_amount": 0}}), "missing_fields"),
+        (
+            Scripted(
+                200,
+                {
+                    "success": True,
+                    "data": {"total_balance": "x", "available_balance": 1, "frozen_amount": 0},
+                },
+            ),
+            "missing_fields",
+        ),
         (Scripted(200, [1, 2]), "bad_shape"),
     ],
 )
@@ -137,7 +163,7 @@ def test_the_token_never_appears_in_errors(site: ScriptedServer) -> None:
     echo = {"success": False, "message": f"bad token {TOKEN}"}
     for answer in (Scripted(200, echo), Scripted(500, echo), Scripted(401, echo)):
         site.script(BALANCE_PATH, answer)
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(APIError) as caught:
             points_balance(TOKEN, base_url=f"{site.url}/v1", timeout=5)
         for text in (str(caught.value), repr(caught.value)):
             assert TOKEN not in text

@@ -68,7 +68,8 @@ def test_models_table_and_json(emu: ModelScopeEmulator) -> None:
     assert table.out.splitlines()[0].split()[:2] == ["id", "kind"]
     rows = {row["id"]: row for row in run("models", "--json", emu=emu).json()["models"]}
     thinking = rows["Qwen/Qwen3-235B-A22B-Thinking-2507"]
-    assert thinking["reasoning"] is True and thinking["tools"] is True
+    assert thinking["reasoning"] is True
+    assert thinking["tools"] is True
     assert thinking["retired"] is False
     assert rows["Qwen/Qwen2.5-7B-Instruct"]["retired"] is True
     live = {m["id"] for m in httpx.get(f"{emu.base_url}/models").json()["data"]}
@@ -97,9 +98,11 @@ def test_balance_shows_a_fingerprint_never_the_token(emu: ModelScopeEmulator) ->
     assert row["account"] == account_fingerprint(emu.token)
     assert account_fingerprint(emu.token) in table.out
     if points:
-        assert table.code == 0 and row["available"] == 42
+        assert table.code == 0
+        assert row["available"] == 42
     else:  # today's emulator has no balance endpoint: unusable, said why, exit 1
-        assert table.code == 1 and row["reason"] == "not_found"
+        assert table.code == 1
+        assert row["reason"] == "not_found"
 
 
 def test_balance_for_each_line_of_a_token_file(emu: ModelScopeEmulator, tmp_path: Path) -> None:
@@ -108,9 +111,12 @@ def test_balance_for_each_line_of_a_token_file(emu: ModelScopeEmulator, tmp_path
     tokens.write_text(f"{emu.token}\n\n# a comment\n{other}\n", encoding="utf-8")
     result = run("balance", "--token-file", str(tokens), "--json", emu=emu)
     rows = result.json()["balances"]  # type: ignore[index]
-    assert [r["account"] for r in rows] == [account_fingerprint(emu.token),
-                                            account_fingerprint(other)]
-    assert emu.token not in result.out and other not in result.out
+    assert [r["account"] for r in rows] == [
+        account_fingerprint(emu.token),
+        account_fingerprint(other),
+    ]
+    assert emu.token not in result.out
+    assert other not in result.out
 
 
 def test_balance_without_a_token_is_exit_3() -> None:
@@ -121,7 +127,8 @@ def test_balance_without_a_token_is_exit_3() -> None:
 
 def test_balance_with_a_missing_token_file_is_a_usage_error(tmp_path: Path) -> None:
     result = run("balance", "--token-file", str(tmp_path / "nope"))
-    assert result.code == 2 and "cannot read --token-file" in result.err
+    assert result.code == 2
+    assert "cannot read --token-file" in result.err
 
 
 # --- quota ------------------------------------------------------------------------------------
@@ -146,31 +153,40 @@ def test_quota_lists_a_sqlite_ledger(sqlite_ledger: tuple[Path, QuotaKey]) -> No
     path, key = sqlite_ledger
     table = run("quota", "--sqlite", str(path))
     assert table.code == 0, table.err
-    assert key.account in table.out and "Qwen/Qwen3-32B" in table.out and "spent" in table.out
+    assert key.account in table.out
+    assert "Qwen/Qwen3-32B" in table.out
+    assert "spent" in table.out
     entries = run("quota", "--sqlite", str(path), "--json").json()["entries"]  # type: ignore[index]
     states = {(e["account"], e["model"]): e["state"] for e in entries}
     assert states[(key.account, "Qwen/Qwen3-32B")] == "spent"
     assert "throttled" in states.values()
     entry = next(e for e in entries if e["model"] == "Qwen/Qwen3-32B")
-    assert entry["since"] and entry["until"] and "today's quota" in entry["why"]
+    assert entry["since"]
+    assert entry["until"]
+    assert "today's quota" in entry["why"]
 
 
 def test_quota_clear_lifts_one_entry(sqlite_ledger: tuple[Path, QuotaKey]) -> None:
     path, key = sqlite_ledger
-    cleared = run("quota", "--sqlite", str(path), "--clear", key.account, "--model", key.model,
-                  "--json")
-    assert cleared.code == 0 and cleared.json()["cleared"] is True  # type: ignore[index]
+    cleared = run(
+        "quota", "--sqlite", str(path), "--clear", key.account, "--model", key.model, "--json"
+    )
+    assert cleared.code == 0
+    assert cleared.json()["cleared"] is True
     entries = run("quota", "--sqlite", str(path), "--json").json()["entries"]  # type: ignore[index]
     assert [e["model"] for e in entries] == ["*"]
     again = run("quota", "--sqlite", str(path), "--clear", key.account, "--model", key.model)
-    assert again.code == 0 and "had no mark" in again.out
+    assert again.code == 0
+    assert "had no mark" in again.out
 
 
 def test_quota_default_ledger_and_bad_paths(tmp_path: Path) -> None:
     result = run("quota", "--json")
-    assert result.code == 0 and result.json()["entries"] == []  # type: ignore[index]
+    assert result.code == 0
+    assert result.json()["entries"] == []
     missing = run("quota", "--sqlite", str(tmp_path / "none.db"))
-    assert missing.code == 2 and "no ledger file" in missing.err
+    assert missing.code == 2
+    assert "no ledger file" in missing.err
 
 
 def test_quota_on_redis(redis_url: str) -> None:
@@ -179,12 +195,18 @@ def test_quota_on_redis(redis_url: str) -> None:
     prefix = "cli-test:"
     ledger = QuotaLedger(RedisQuotaStore(redis_url, prefix=prefix))
     key = QuotaKey.for_token("ms-00000000-0000-4000-8000-00000000beef")
-    ledger.mark_exhausted(key, ledger.now() + timedelta(hours=1), reason="quota: insufficient balance")
+    ledger.mark_exhausted(
+        key, ledger.now() + timedelta(hours=1), reason="quota: insufficient balance"
+    )
     try:
         rows = run("quota", "--redis", redis_url, "--redis-prefix", prefix, "--json").json()
         assert [e["account"] for e in rows["entries"]] == [key.account]  # type: ignore[index]
-        assert run("quota", "--redis", redis_url, "--redis-prefix", prefix,
-                   "--clear", key.account).code == 0
+        assert (
+            run(
+                "quota", "--redis", redis_url, "--redis-prefix", prefix, "--clear", key.account
+            ).code
+            == 0
+        )
         assert ledger.entries() == []
     finally:
         ledger.clear_all()
@@ -224,4 +246,5 @@ def test_modelscope_emulator_still_works() -> None:
     done = subprocess.run(
         [str(BIN / "modelscope-emulator"), "--help"], capture_output=True, text=True, check=False
     )
-    assert done.returncode == 0 and "--ready-file" in done.stdout
+    assert done.returncode == 0
+    assert "--ready-file" in done.stdout

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from langchain_modelscope import ModelScopeImageGenerator
-from langchain_modelscope.errors import QuotaExceededError
+from langchain_modelscope.errors import AuthenticationError, QuotaExceededError
 from langchain_modelscope.images import (
     ContentRefusedError,
     GeneratedImages,
@@ -52,7 +52,8 @@ def test_generate_submits_async_polls_with_the_task_header_and_returns_urls(
 ) -> None:
     result = generator(emu).generate("a red panda", size="1024x1024", seed=42, steps=9)
     assert isinstance(result, GeneratedImages)
-    assert result.urls and all(url.startswith("http") for url in result.urls)
+    assert result.urls
+    assert all(url.startswith("http") for url in result.urls)
     assert result.seed == 42
     assert result.model == MODEL
     assert result.polls >= 1
@@ -60,7 +61,11 @@ def test_generate_submits_async_polls_with_the_task_header_and_returns_urls(
     (submit,) = submits(emu)
     assert submit.headers["x-modelscope-async-mode"] == "true"
     assert submit.body == {
-        "model": MODEL, "prompt": "a red panda", "seed": 42, "size": "1024x1024", "steps": 9,
+        "model": MODEL,
+        "prompt": "a red panda",
+        "seed": 42,
+        "size": "1024x1024",
+        "steps": 9,
     }
     assert polls(emu)
     for poll in polls(emu):
@@ -70,7 +75,8 @@ def test_generate_submits_async_polls_with_the_task_header_and_returns_urls(
 
 def test_a_seed_is_drawn_when_none_is_given_and_reported(emu: ModelScopeEmulator) -> None:
     result = generator(emu).generate("a red panda")
-    assert isinstance(result.seed, int) and 0 <= result.seed < 2**31
+    assert isinstance(result.seed, int)
+    assert 0 <= result.seed < 2**31
     assert submits(emu)[0].body["seed"] == result.seed
 
 
@@ -79,10 +85,12 @@ async def test_agenerate_and_downloads_to_memory_and_to_files(
 ) -> None:
     gen = generator(emu)
     in_memory = await gen.agenerate("a cat", download=True)
-    assert in_memory.images and in_memory.images[0].startswith(b"\x89PNG")
+    assert in_memory.images
+    assert in_memory.images[0].startswith(b"\x89PNG")
     on_disk = gen.generate("a dog", download=tmp_path / "out")
     (path,) = on_disk.paths
-    assert path.parent == tmp_path / "out" and on_disk.task_id in path.name
+    assert path.parent == tmp_path / "out"
+    assert on_disk.task_id in path.name
     assert path.read_bytes().startswith(b"\x89PNG")
     # the image URLs are fetched without the token
     downloads = [r for r in emu.requests if r.path.startswith("/_emulator/images/")]
@@ -95,15 +103,20 @@ async def test_agenerate_and_downloads_to_memory_and_to_files(
 @pytest.fixture
 def service() -> Iterator[ScriptedServer]:
     with scripted_server() as server:
-        server.script(SUBMIT, Scripted(body={"task_id": "t-1", "request_id": "r-1",
-                                             "task_status": "SUCCEED"}))
+        server.script(
+            SUBMIT, Scripted(body={"task_id": "t-1", "request_id": "r-1", "task_status": "SUCCEED"})
+        )
         yield server
 
 
 def scripted(service: ScriptedServer, **kwargs: Any) -> ModelScopeImageGenerator:
     return ModelScopeImageGenerator(
-        model=MODEL, base_url=f"{service.url}/v1", api_key="ms-test", ledger=QuotaLedger(),
-        **FAST, **kwargs,
+        model=MODEL,
+        base_url=f"{service.url}/v1",
+        api_key="ms-test",
+        ledger=QuotaLedger(),
+        **FAST,
+        **kwargs,
     )
 
 
@@ -121,8 +134,11 @@ def test_the_first_succeed_on_submit_only_means_accepted(service: ScriptedServer
 
 
 def test_failed_422_reads_as_a_content_refusal(service: ScriptedServer) -> None:
-    body = {"errors": {"code": 422, "message": "Output data may contain inappropriate content."},
-            "task_status": "FAILED", "request_id": "r-2"}
+    body = {
+        "errors": {"code": 422, "message": "Output data may contain inappropriate content."},
+        "task_status": "FAILED",
+        "request_id": "r-2",
+    }
     service.script("/v1/tasks/t-1", Scripted(body=body))
     with pytest.raises(ContentRefusedError) as caught:
         scripted(service).generate("something")
@@ -203,11 +219,13 @@ def test_a_timeout_keeps_the_task_id_and_result_resumes(emu: ModelScopeEmulator)
     with pytest.raises(ImageTaskTimeoutError) as caught:
         gen.generate("a slow cat")
     task_id = caught.value.task_id
-    assert task_id and caught.value.last_status in ("PENDING", "RUNNING", "PROCESSING")
+    assert task_id
+    assert caught.value.last_status in ("PENDING", "RUNNING", "PROCESSING")
     assert "result(task_id)" in str(caught.value)
     emu.config.image_task_polls = 0
     resumed = gen.result(task_id)
-    assert resumed.task_id == task_id and resumed.urls
+    assert resumed.task_id == task_id
+    assert resumed.urls
     assert len(submits(emu)) == 1  # resuming submits nothing
 
 
@@ -256,7 +274,8 @@ def test_the_cancel_event_stops_polling(emu: ModelScopeEmulator) -> None:
     thread.join(10)
     assert not thread.is_alive()
     (error,) = errors
-    assert isinstance(error, ImageTaskCancelledError) and error.task_id
+    assert isinstance(error, ImageTaskCancelledError)
+    assert error.task_id
 
 
 def test_an_unknown_task_is_a_task_error_not_a_model_error(emu: ModelScopeEmulator) -> None:
@@ -318,9 +337,12 @@ def test_each_family_accepts_its_whole_range(model: str, side: int) -> None:
 
 def test_the_token_is_in_no_repr_or_error(emu: ModelScopeEmulator) -> None:
     gen = generator(emu)
-    assert emu.token not in repr(gen) and emu.token not in str(gen)
-    emu.queue_fault(Fault.status(401, {"errors": {"message": "Authentication failed"}}),
-                    path=SUBMIT)
-    with pytest.raises(Exception) as caught:
+    assert emu.token not in repr(gen)
+    assert emu.token not in str(gen)
+    emu.queue_fault(
+        Fault.status(401, {"errors": {"message": "Authentication failed"}}), path=SUBMIT
+    )
+    with pytest.raises(AuthenticationError) as caught:
         gen.generate("a cat")
-    assert emu.token not in str(caught.value) and emu.token not in repr(caught.value)
+    assert emu.token not in str(caught.value)
+    assert emu.token not in repr(caught.value)
