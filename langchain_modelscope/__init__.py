@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 from langchain_modelscope._version import __version__
 
 if TYPE_CHECKING:
+    from langchain_modelscope._balance import (
+        BalanceUnavailableError,
+        PointsBalance,
+        apoints_balance,
+        points_balance,
+    )
+    from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
     from langchain_modelscope.fallback import (
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
         FallbackChatModel,
         FallbackEmbeddings,
     )
+    from langchain_modelscope.images import GeneratedImages, ModelScopeImageGenerator
     from langchain_modelscope.quota import (
         InMemoryQuotaStore,
         QuotaLedger,
@@ -32,6 +40,13 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "BalanceUnavailableError": "_balance",
+    "PointsBalance": "_balance",
+    "apoints_balance": "_balance",
+    "points_balance": "_balance",
+    "GeneratedImages": "images",
+    "ModelScopeImageGenerator": "images",
+    "ModelScopeImageTool": "_images_tool",
     "ChatModelScope": "chat_models",
     "ModelScopeEmbeddings": "embeddings",
     "AllCandidatesFailedError": "fallback",
@@ -46,16 +61,23 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AllCandidatesFailedError",
+    "BalanceUnavailableError",
     "Candidate",
     "ChatModelScope",
     "FallbackChatModel",
     "FallbackEmbeddings",
+    "GeneratedImages",
     "InMemoryQuotaStore",
     "ModelScopeEmbeddings",
+    "ModelScopeImageGenerator",
+    "ModelScopeImageTool",
+    "PointsBalance",
     "QuotaLedger",
     "RedisQuotaStore",
     "SQLiteQuotaStore",
     "__version__",
+    "apoints_balance",
+    "points_balance",
 ]
 
 

@@ -42,6 +42,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "05": ("05_structured_output.py", []),
     "06": ("06_thinking.py", []),
     "07": ("07_quota_fallback.py", []),
+    "08": ("08_image_agent.py", []),
     "demo": ("demo.py", []),
     "demo-spend-primary": ("demo.py", ["--spend-primary"]),
 }
@@ -192,6 +193,14 @@ def test_07_quota_fallback(runs: dict[str, Run]) -> None:
     assert re.search(r"with the main token: (\d+) before this call, \1 after", out), out
     assert "no request" in out
     assert "00:01 UTC+8" in out  # the clock moved past the reset
+
+
+def test_08_image_agent(runs: dict[str, Run]) -> None:
+    final = check(runs["08"])
+    assert re.search(r"drew http://127\.0\.0\.1:\d+/\S+\.png \| answer: .*\.png", final), final
+    assert "model -> generate_image('a red panda reading a book under a maple tree')" in (
+        runs["08"].stdout
+    )
 
 
 def test_demo(runs: dict[str, Run]) -> None:
