@@ -86,6 +86,11 @@ class Step:
     failure: Failure | None = None
 
 
+#: How long a quota, auth or not-found failure parks a candidate when nothing says longer.
+DEFAULT_COOLDOWN = timedelta(hours=1)
+#: The rules of a walk nobody configured (the image generator's one-candidate walk).
+DEFAULT_RULES = Rules(DEFAULT_COOLDOWN, DEFAULT_COOLDOWN, DEFAULT_COOLDOWN, False)
+
 _TRY = Step("try")
 _SKIP = Step("skip")
 
@@ -388,6 +393,24 @@ class Walk:
         """Async :meth:`learning`."""
         if ratelimit is not None:
             await adrive(self.learning(slot, ratelimit), self.ledger)
+
+    def blocking(self, slot: Slot) -> QuotaEntry | None:
+        """The mark that makes the walk skip ``slot`` now, if any (one candidate's walk)."""
+        view = drive(self._look(slot), self.ledger)
+        return view.entry if decide(slot, view, None, self.rules).action == "skip" else None
+
+    async def ablocking(self, slot: Slot) -> QuotaEntry | None:
+        """Async :meth:`blocking`."""
+        view = await adrive(self._look(slot), self.ledger)
+        return view.entry if decide(slot, view, None, self.rules).action == "skip" else None
+
+    def fail(self, slot: Slot, error: BaseException) -> Step:
+        """``slot`` failed outside :meth:`run`: classify, mark the ledger, say what follows."""
+        return drive(self.failing(slot, error), self.ledger)
+
+    async def afail(self, slot: Slot, error: BaseException) -> Step:
+        """Async :meth:`fail`."""
+        return await adrive(self.failing(slot, error), self.ledger)
 
     def fail_started(self, slot: Slot, error: BaseException) -> None:
         """A stream failed after its first content: the ledger learns, the error propagates."""

@@ -72,6 +72,7 @@ from langchain_modelscope._fallback_candidates import (
 )
 from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
 from langchain_modelscope._fallback_walk import (
+    DEFAULT_COOLDOWN,
     Head,
     Rules,
     Walk,
@@ -97,7 +98,7 @@ __all__ = [
     "FallbackEmbeddings",
 ]
 
-_DEFAULT_COOLDOWN = timedelta(hours=1)
+_DEFAULT_COOLDOWN = DEFAULT_COOLDOWN
 #: ``ls_model_name`` of a fallback's own run; ``response_metadata`` names who served.
 FALLBACK_MODEL_NAME = "fallback"
 

@@ -45,6 +45,8 @@ from langchain_modelscope._client import (
     shared_sync_client,
     to_timeout,
 )
+from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
+from langchain_modelscope._fallback_walk import DEFAULT_RULES, Walk
 from langchain_modelscope._images_errors import (
     ContentRefusedError,
     ImageTaskCancelledError,
@@ -62,7 +64,12 @@ from langchain_modelscope.errors import (
     QuotaScope,
     ResponseDecodeError,
 )
-from langchain_modelscope.quota import QuotaLedger, account_fingerprint, get_default_ledger
+from langchain_modelscope.quota import (
+    QuotaEntry,
+    QuotaLedger,
+    account_fingerprint,
+    get_default_ledger,
+)
 
 __all__ = [
     "DEFAULT_IMAGE_MODEL",
@@ -397,31 +404,21 @@ class ModelScopeImageGenerator(BaseModel):
 
     # -- the ledger: the fallback's own walk, over one candidate
 
-    def _trace(self) -> tuple[Any, Any]:
-        # Imported here: fallback pulls in LangChain's chat machinery, not needed to poll.
-        from langchain_modelscope.fallback import (
-            _DEFAULT_COOLDOWN,
-            CandidateInfo,
-            _Policy,
-            _Slot,
-            _Trace,
-        )
-
+    def _walk(self) -> tuple[Walk, Slot]:
+        """The fallback's walk over this one candidate: same classification, same ledger."""
         assert self.api_key is not None
         info = CandidateInfo(0, "modelscope", account_fingerprint(self.api_key), self.model)
-        slot = _Slot(info, info.key, None, None)
+        slot = Slot(info, info.key, None, None)
         ledger = self.ledger if self.ledger is not None else get_default_ledger()
-        policy = _Policy(ledger, _DEFAULT_COOLDOWN, _DEFAULT_COOLDOWN, _DEFAULT_COOLDOWN, False)
-        return _Trace(policy, [slot]), slot
+        return Walk(ledger, DEFAULT_RULES, [slot]), slot
 
-    def _refused(self, trace: Any, slot: Any) -> QuotaExceededError:
-        attempt = trace.attempts[-1]
-        entry = trace.policy.ledger.blocked_until(slot.key)
-        scope: QuotaScope = "account" if entry is None or entry.key.is_account_wide else "model"
+    def _refused(self, entry: QuotaEntry) -> QuotaExceededError:
+        scope: QuotaScope = "account" if entry.key.is_account_wide else "model"
         return QuotaExceededError(
-            f"not sent: the quota ledger marks this {scope} as spent ({attempt.message})",
+            f"not sent: the quota ledger marks this {scope} as spent "
+            f"({entry.reason or 'exhausted'})",
             scope=scope,
-            reset_at=attempt.until,
+            reset_at=entry.until,
             model=self.model,
             hint="Log in at modelscope.cn to receive points, clear the ledger entry "
             "(langchain-modelscope quota --clear ...), or use another account.",
@@ -430,29 +427,31 @@ class ModelScopeImageGenerator(BaseModel):
     # -- sync
 
     def _submit(self, body: dict[str, Any]) -> _TaskPoll:
-        trace, slot = self._trace()
-        if not trace.available(slot):
-            raise self._refused(trace, slot)
+        walk, slot = self._walk()
+        blocking = walk.blocking(slot)
+        if blocking is not None:
+            raise self._refused(blocking)
         started = time.monotonic()
         try:
             answer = self._submit_client.post("images/generations", body, model=self.model)
         except APIStatusError as error:
-            trace.failed(slot, error)
+            walk.fail(slot, error)
             raise
-        trace.learn(slot, answer.ratelimit)
+        walk.learn(slot, answer.ratelimit)
         return _TaskPoll(self, _task_id(answer, self.model), body.get("seed"), started)
 
     async def _asubmit(self, body: dict[str, Any]) -> _TaskPoll:
-        trace, slot = self._trace()
-        if not await trace.aavailable(slot):
-            raise self._refused(trace, slot)
+        walk, slot = self._walk()
+        blocking = await walk.ablocking(slot)
+        if blocking is not None:
+            raise self._refused(blocking)
         started = time.monotonic()
         try:
             answer = await self._submit_client.apost("images/generations", body, model=self.model)
         except APIStatusError as error:
-            await trace.afailed(slot, error)
+            await walk.afail(slot, error)
             raise
-        await trace.alearn(slot, answer.ratelimit)
+        await walk.alearn(slot, answer.ratelimit)
         return _TaskPoll(self, _task_id(answer, self.model), body.get("seed"), started)
 
     def _wait(self, poll: _TaskPoll, cancel: threading.Event | None) -> GeneratedImages:

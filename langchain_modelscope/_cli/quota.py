@@ -40,12 +40,22 @@ _STATES: Final = (
 )
 
 
+#: The ledger's mark kinds, in the words a user reads.
+_KIND_STATES: Final = {
+    "daily": "spent",
+    "monthly": "spent",
+    "points": "spent",
+    "throttle": "throttled",
+    "retired": "unserved",
+}
+
+
 def state_of(entry: QuotaEntry) -> str:
-    """``spent``, ``throttled``, ``refused``, ``unserved``...: the mark's own kind when the
-    ledger records one, else what its reason says."""
-    kind = getattr(entry, "kind", None)
-    if isinstance(kind, str) and kind:
-        return kind
+    """``spent``, ``throttled``, ``refused``, ``unserved``...: from the mark's kind when the
+    ledger knows it, else from what its reason says."""
+    state = _KIND_STATES.get(entry.kind)
+    if state is not None:
+        return state
     reason = (entry.reason or "").lower()
     for prefix, state in _STATES:
         if reason.startswith(prefix):
@@ -118,11 +128,18 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)
 
 
+def _reachable(ledger: QuotaLedger, where: str) -> None:
+    """The ledger falls back to process memory when its store fails: here that means failure."""
+    if ledger.store_is_down:
+        raise CliError(f"cannot reach {where}: the store did not answer", EXIT_UNREACHABLE)
+
+
 def _run(args: argparse.Namespace) -> int:
     ledger, where = _ledger(args)
     try:
         if args.clear is not None:
             outcome = _clear(ledger, args)
+            _reachable(ledger, where)
             if args.json:
                 print_json(outcome)
             else:
@@ -132,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_OK
         now = ledger.now()
         rows = [row_of(entry, now) for entry in ledger.entries(now)]
+        _reachable(ledger, where)
     except CliError:
         raise
     except Exception as exc:  # a store that cannot be reached (Redis down, a locked file)
