@@ -8,6 +8,7 @@ timeout; retries are told to a listener (a LangChain run manager) when one is gi
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -500,12 +501,13 @@ class ModelScopeClient:
         if listener is None:
             return AsyncRetrying(before_sleep=self._before_sleep, **self._policy())
         # tenacity before 9 calls before_sleep without awaiting it, but awaits its sleep in
-        # every version: the listener is told there, before the wait.
+        # every version: the listener is told there, before the wait, of the state as
+        # before_sleep saw it (tenacity has moved it on to the next attempt by then).
         told: list[RetryCallState] = []
 
         def before_sleep(state: RetryCallState) -> None:
             self._before_sleep(state)
-            told.append(state)
+            told.append(copy.copy(state))
 
         async def sleep(seconds: float) -> None:
             while told:
