@@ -145,9 +145,7 @@ def test_fallback_candidates_copied_per_account_send_their_own_token(
     second = emu.add_account()
     emu.set_usage(emu.token, None, 10**6)  # the first account's day is spent
     first = warm(emu, api_key=second)
-    model = FallbackChatModel(
-        candidates=[first.model_copy(update={"api_key": emu.token}), first]
-    )
+    model = FallbackChatModel(candidates=[first.model_copy(update={"api_key": emu.token}), first])
     model.invoke("falls back to the second account")
     assert [r.token for r in emu.requests_for(path=CHAT)] == [second, emu.token, second]
 
