@@ -194,7 +194,16 @@ class RetryRecorder(BaseCallbackHandler):
         self.retries.append((retry_state.attempt_number, error))
 
 
-def _one_retry_of_a_503(recorder: RetryRecorder) -> None:
+def retrying_model(emu: ModelScopeEmulator, streamed: bool) -> ChatModelScope:
+    """A model whose next call meets one 503; a thinking model is streamed under ``invoke``."""
+    model = THINKER if streamed else MODEL
+    emu.queue_fault(Fault.server_error(503))
+    return ChatModelScope(model=model, api_key=emu.token, base_url=emu.base_url, max_retries=2)
+
+
+def reported_one_retry(emu: ModelScopeEmulator, recorder: RetryRecorder, streamed: bool) -> None:
+    assert chat_calls(emu) == 2
+    assert emu.requests_for(path=CHAT)[-1].streamed is streamed
     [(attempt, error)] = recorder.retries
     assert attempt == 1
     assert isinstance(error, errors.ServerError)
@@ -204,28 +213,20 @@ def _one_retry_of_a_503(recorder: RetryRecorder) -> None:
 def test_a_retry_is_reported_to_on_retry(
     emu: ModelScopeEmulator, no_backoff: None, streamed: bool
 ) -> None:
-    model = THINKER if streamed else MODEL
-    llm = ChatModelScope(model=model, api_key=emu.token, base_url=emu.base_url, max_retries=2)
     recorder = RetryRecorder()
-    emu.queue_fault(Fault.server_error(503))
+    llm = retrying_model(emu, streamed)
     assert llm.invoke("hi", config={"callbacks": [recorder]}).content
-    assert chat_calls(emu) == 2
-    assert emu.requests_for(path=CHAT)[-1].streamed is streamed
-    _one_retry_of_a_503(recorder)
+    reported_one_retry(emu, recorder, streamed)
 
 
 @pytest.mark.parametrize("streamed", [False, True])
 async def test_an_async_retry_is_reported_to_on_retry(
     emu: ModelScopeEmulator, no_backoff: None, streamed: bool
 ) -> None:
-    model = THINKER if streamed else MODEL
-    llm = ChatModelScope(model=model, api_key=emu.token, base_url=emu.base_url, max_retries=2)
     recorder = RetryRecorder()
-    emu.queue_fault(Fault.server_error(503))
+    llm = retrying_model(emu, streamed)
     assert (await llm.ainvoke("hi", config={"callbacks": [recorder]})).content
-    assert chat_calls(emu) == 2
-    assert emu.requests_for(path=CHAT)[-1].streamed is streamed
-    _one_retry_of_a_503(recorder)
+    reported_one_retry(emu, recorder, streamed)
 
 
 def test_a_first_try_that_succeeds_reports_no_retry(emu: ModelScopeEmulator) -> None:
