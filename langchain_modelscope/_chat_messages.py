@@ -108,7 +108,7 @@ def _content(content: str | list[str | dict[str, Any]]) -> str | list[dict[str, 
 
 def _wire_tool_call(call: ToolCall) -> dict[str, Any]:
     return {
-        "id": call.get("id") or _new_call_id(),
+        "id": call.get("id") or new_call_id(),
         "type": "function",
         "function": {
             "name": call["name"],
@@ -120,7 +120,7 @@ def _wire_tool_call(call: ToolCall) -> dict[str, Any]:
 def _wire_invalid_tool_call(call: InvalidToolCall) -> dict[str, Any]:
     # Sent back as the model wrote it, so the model sees its own mistake in the history.
     return {
-        "id": call.get("id") or _new_call_id(),
+        "id": call.get("id") or new_call_id(),
         "type": "function",
         "function": {"name": call.get("name") or "", "arguments": call.get("args") or ""},
     }
@@ -193,7 +193,8 @@ def messages_to_wire(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 # --- wire -> LangChain ----------------------------------------------------------------------
 
 
-def _new_call_id() -> str:
+def new_call_id() -> str:
+    """An id for a tool call the server sent without one (OpenAI's ``call_`` + 24 hex)."""
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
@@ -211,7 +212,7 @@ def parse_wire_tool_calls(
         function = raw.get("function")
         function = function if isinstance(function, Mapping) else {}
         name = function.get("name") or ""
-        call_id = raw.get("id") or _new_call_id()
+        call_id = raw.get("id") or new_call_id()
         arguments = function.get("arguments")
         if isinstance(arguments, Mapping):
             calls.append(make_tool_call(name=name, args=dict(arguments), id=call_id))

@@ -9,7 +9,6 @@ one final chunk, because LangChain adds string and integer metadata up across ch
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -17,7 +16,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
-from langchain_modelscope._chat_messages import PROVIDER, text_of, usage_metadata
+from langchain_modelscope._chat_messages import PROVIDER, new_call_id, text_of, usage_metadata
 
 _TEXT_MESSAGE: Final = AIMessageChunk(content="", response_metadata={"model_provider": PROVIDER})
 _TEXT_GENERATION: Final = ChatGenerationChunk(message=_TEXT_MESSAGE)
@@ -167,7 +166,7 @@ class StreamState:
                 index = wire if slot is None and wire >= self.next_index else self.next_index
                 self.next_index = index + 1
                 generated = call_id is None
-                call_id = call_id or f"call_{uuid.uuid4().hex[:24]}"
+                call_id = call_id or new_call_id()
                 self.slots[wire] = [index, call_id, generated]
                 name = function.get("name") or None
                 pieces.append(tool_call_chunk(name=name, args=arguments, id=call_id, index=index))

@@ -22,15 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import (
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
 from langchain_modelscope._chat_families import (
@@ -53,16 +45,11 @@ from langchain_modelscope._client import (
     APIResponse,
     ModelScopeClient,
     RateLimitInfo,
-    resolve_api_key,
     resolve_base_url,
     to_timeout,
 )
-from langchain_modelscope.errors import (
-    EmptyResponseError,
-    MissingAPIKeyError,
-    ResponseDecodeError,
-    ThinkingModeError,
-)
+from langchain_modelscope._core_owner import CoreOwner
+from langchain_modelscope.errors import EmptyResponseError, ResponseDecodeError, ThinkingModeError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import ModelProfile
@@ -104,15 +91,7 @@ def _known_names(cls: type[ChatModelScope]) -> frozenset[str]:
     return names
 
 
-def _missing_key_error(exc: ValidationError) -> MissingAPIKeyError | None:
-    for error in exc.errors():
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, MissingAPIKeyError):
-            return cause
-    return None
-
-
-class ChatModelScope(BaseChatModel):
+class ChatModelScope(CoreOwner, BaseChatModel):
     """Chat models of ModelScope API-Inference (``https://api-inference.modelscope.cn/v1``).
 
     Speaks the OpenAI-compatible chat-completions API directly over httpx (no openai SDK), and
@@ -257,17 +236,6 @@ class ChatModelScope(BaseChatModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other body parameters (unknown constructor arguments land here, with a warning)."""
 
-    _client: ModelScopeClient | None = PrivateAttr(default=None)
-
-    def __init__(self, **kwargs: Any) -> None:
-        try:
-            super().__init__(**kwargs)
-        except ValidationError as exc:
-            missing = _missing_key_error(exc)
-            if missing is not None:
-                raise missing from None
-            raise
-
     # --- construction -----------------------------------------------------------------------
 
     @model_validator(mode="before")
@@ -316,9 +284,8 @@ class ChatModelScope(BaseChatModel):
         return value
 
     @model_validator(mode="after")
-    def _resolve_settings(self) -> Self:
-        """Token and base URL, from arguments or the environment; no network."""
-        self.api_key = resolve_api_key(self.api_key)[0]
+    def _resolve_base_url(self) -> Self:
+        """The base URL, from the argument or the environment (the token: `CoreOwner`)."""
         self.base_url = resolve_base_url(self.base_url)
         return self
 
@@ -326,22 +293,6 @@ class ChatModelScope(BaseChatModel):
     def model_name(self) -> str:
         """Same as `model` (LangChain tools look for either)."""
         return self.model
-
-    @property
-    def client(self) -> ModelScopeClient:
-        """The HTTP core of this instance, built on first use."""
-        client = self._client
-        if client is None:
-            client = self._client = ModelScopeClient(
-                api_key=cast(SecretStr, self.api_key),
-                base_url=cast(str, self.base_url),
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                default_headers=self.default_headers,
-                http_client=self.http_client,
-                http_async_client=self.http_async_client,
-            )
-        return client
 
     def _resolve_model_profile(self) -> ModelProfile | None:
         return cast("ModelProfile", dict(_profile_for(self.model)))
@@ -441,14 +392,16 @@ class ChatModelScope(BaseChatModel):
             streamed["stream_options"] = {"include_usage": True}
         return streamed
 
-    def _must_stream(self, body: dict[str, Any]) -> bool:
+    @staticmethod
+    def _must_stream(client: ModelScopeClient, body: dict[str, Any]) -> bool:
         model = body["model"]
         return needs_streaming(model, body.get("enable_thinking")) or LEARNED_STREAMING.knows(
-            self.client.base_url, model
+            client.base_url, model
         )
 
-    def _learn_streaming(self, error: ThinkingModeError, model: str) -> None:
-        LEARNED_STREAMING.remember(self.client.base_url, model)
+    @staticmethod
+    def _learn_streaming(client: ModelScopeClient, error: ThinkingModeError, model: str) -> None:
+        LEARNED_STREAMING.remember(client.base_url, model)
         logger.info(
             "%s refused a non-streaming call (%s); streaming it from now on", model, error.message
         )
@@ -522,14 +475,15 @@ class ChatModelScope(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        if not self._must_stream(body):
+        client = self.client
+        if not self._must_stream(client, body):
             try:
-                response = self.client.post(_PATH, body, model=body["model"])
+                response = client.post(_PATH, body, model=body["model"], run_manager=run_manager)
             except ThinkingModeError as error:
-                self._learn_streaming(error, body["model"])
+                self._learn_streaming(client, error, body["model"])
             else:
                 return self._chat_result(response, body)
-        chunks = self._stream_body(self._streamed(body, stream_usage), run_manager)
+        chunks = self._stream_body(client, self._streamed(body, stream_usage), run_manager)
         return generate_from_stream(chunks)
 
     def _stream(
@@ -540,14 +494,17 @@ class ChatModelScope(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        return self._stream_body(self._streamed(body, stream_usage), run_manager)
+        return self._stream_body(self.client, self._streamed(body, stream_usage), run_manager)
 
     def _stream_body(
-        self, body: dict[str, Any], run_manager: CallbackManagerForLLMRun | None
+        self,
+        client: ModelScopeClient,
+        body: dict[str, Any],
+        run_manager: CallbackManagerForLLMRun | None,
     ) -> Iterator[ChatGenerationChunk]:
         model = body["model"]
         state = StreamState()
-        with self.client.stream(_PATH, body, model=model) as events:
+        with client.stream(_PATH, body, model=model, run_manager=run_manager) as events:
             for payload in events:
                 chunk = state.feed(payload)
                 if chunk is not None:
@@ -580,14 +537,17 @@ class ChatModelScope(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        if not self._must_stream(body):
+        client = self.client
+        if not self._must_stream(client, body):
             try:
-                response = await self.client.apost(_PATH, body, model=body["model"])
+                response = await client.apost(
+                    _PATH, body, model=body["model"], run_manager=run_manager
+                )
             except ThinkingModeError as error:
-                self._learn_streaming(error, body["model"])
+                self._learn_streaming(client, error, body["model"])
             else:
                 return self._chat_result(response, body)
-        chunks = self._astream_body(self._streamed(body, stream_usage), run_manager)
+        chunks = self._astream_body(client, self._streamed(body, stream_usage), run_manager)
         return await agenerate_from_stream(chunks)
 
     async def _astream(
@@ -598,15 +558,19 @@ class ChatModelScope(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        async for chunk in self._astream_body(self._streamed(body, stream_usage), run_manager):
+        streamed = self._streamed(body, stream_usage)
+        async for chunk in self._astream_body(self.client, streamed, run_manager):
             yield chunk
 
     async def _astream_body(
-        self, body: dict[str, Any], run_manager: AsyncCallbackManagerForLLMRun | None
+        self,
+        client: ModelScopeClient,
+        body: dict[str, Any],
+        run_manager: AsyncCallbackManagerForLLMRun | None,
     ) -> AsyncIterator[ChatGenerationChunk]:
         model = body["model"]
         state = StreamState()
-        async with self.client.astream(_PATH, body, model=model) as events:
+        async with client.astream(_PATH, body, model=model, run_manager=run_manager) as events:
             async for payload in events:
                 chunk = state.feed(payload)
                 if chunk is not None:

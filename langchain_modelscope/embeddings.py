@@ -21,7 +21,7 @@ from typing import Any, Final, Literal, Protocol
 
 import httpx
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 from typing_extensions import Self
 
 from langchain_modelscope._client import (
@@ -29,9 +29,9 @@ from langchain_modelscope._client import (
     APIResponse,
     ModelScopeClient,
     RateLimitInfo,
-    resolve_api_key,
     resolve_base_url,
 )
+from langchain_modelscope._core_owner import CoreOwner
 from langchain_modelscope.errors import (
     APIError,
     BadRequestError,
@@ -157,7 +157,7 @@ def _as_vector(embedding: Any) -> list[float]:
     return vector
 
 
-class ModelScopeEmbeddings(BaseModel, Embeddings):
+class ModelScopeEmbeddings(CoreOwner, Embeddings):
     """Embeddings from ModelScope API-Inference (OpenAI-compatible ``/v1/embeddings``).
 
     Texts are sent ``batch_size`` at a time; the async methods keep up to ``max_concurrency``
@@ -238,10 +238,9 @@ class ModelScopeEmbeddings(BaseModel, Embeddings):
     ] = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
 
     def __init__(self, **data: Any) -> None:
-        """Validate, then resolve the token now, so that a missing one fails before any call
-        as `MissingAPIKeyError` (pydantic would wrap it if raised from a validator)."""
+        """Validate (`CoreOwner` resolves the token, so a missing one fails before any call as
+        `MissingAPIKeyError`), and check that a wanted progress bar can be drawn."""
         super().__init__(**data)
-        self.api_key, _ = resolve_api_key(self.api_key)
         if self.show_progress:
             _tqdm()
 
@@ -290,20 +289,6 @@ class ModelScopeEmbeddings(BaseModel, Embeddings):
         return (await self._aembed([text], False))[0]
 
     # -- shared parts --
-
-    def _client(self) -> ModelScopeClient:
-        # Built per call (cheap; sockets are pooled by the core) so that a changed field or a
-        # model_copy never talks through a stale client.
-        api_key, _ = resolve_api_key(self.api_key)
-        return ModelScopeClient(
-            api_key=api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
 
     def _plan(self, texts: Sequence[str]) -> list[_Batch]:
         _check_texts(texts)
@@ -406,7 +391,7 @@ class ModelScopeEmbeddings(BaseModel, Embeddings):
         if not texts:
             return []
         batches = self._plan(texts)
-        client = self._client()
+        client = self.client
         bar = self._progress(len(texts), progress)
         out: list[list[float]] = []
         dimension: int | None = None
@@ -473,7 +458,7 @@ class ModelScopeEmbeddings(BaseModel, Embeddings):
         if not texts:
             return []
         batches = self._plan(texts)
-        client = self._client()
+        client = self.client
         limiter = self._limiter()
         bar = self._progress(len(texts), progress)
 

@@ -166,7 +166,7 @@ def test_construction_is_cheap_and_offline() -> None:
     """No request, no client built until the first call."""
     wire = Wire()
     llm = wire.model()
-    assert llm._client is None
+    assert llm._core is None
     assert wire.requests == []
 
 

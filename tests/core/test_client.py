@@ -25,9 +25,8 @@ from langchain_modelscope._client import (
     RateLimitInfo,
     resolve_api_key,
     resolve_base_url,
-    shared_async_pools,
-    shared_sync_client,
 )
+from langchain_modelscope._pools import shared_async_pools, shared_sync_client
 from langchain_modelscope.testing import Fault, ModelScopeEmulator
 from tests.support import modelscope_facts as facts
 

@@ -21,13 +21,11 @@ import pytest
 from pydantic import SecretStr
 
 from langchain_modelscope import _json
-from langchain_modelscope._client import (
+from langchain_modelscope._client import ModelScopeClient, RateLimitInfo, read_headers
+from langchain_modelscope._pools import (
     _ASYNC_POOL_FILL,
     _ASYNC_POOLS,
     AsyncPools,
-    ModelScopeClient,
-    RateLimitInfo,
-    read_headers,
     shared_async_pools,
 )
 from langchain_modelscope.errors import request_id_from_headers
