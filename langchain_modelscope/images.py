@@ -41,8 +41,6 @@ from langchain_modelscope._client import (
     ModelScopeClient,
     resolve_api_key,
     resolve_base_url,
-    shared_async_pools,
-    shared_sync_client,
     to_timeout,
 )
 from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
@@ -54,6 +52,7 @@ from langchain_modelscope._images_errors import (
     ImageTaskTimeoutError,
     InvalidImageRequestError,
 )
+from langchain_modelscope._pools import shared_async_pools, shared_sync_client
 from langchain_modelscope.errors import (
     APIConnectionError,
     APIError,

@@ -24,8 +24,8 @@ from langchain_modelscope._client import (
     USER_AGENT,
     resolve_api_key,
     resolve_base_url,
-    shared_sync_client,
 )
+from langchain_modelscope._pools import shared_sync_client
 from langchain_modelscope.errors import APIConnectionError, MissingAPIKeyError, error_from_response
 
 #: Ids seen retired (modelscope-api.md §5): they answer 400 "has no provider supported" or
