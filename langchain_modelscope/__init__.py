@@ -3,6 +3,8 @@
 `ChatModelScope` and `ModelScopeEmbeddings` talk to the service; `FallbackChatModel` and
 `FallbackEmbeddings` move on to other accounts, models or providers when a quota runs out,
 remembering it in a `QuotaLedger`; `langchain_modelscope.testing` holds an offline emulator.
+`ModelScopeChatEndpoint` and `ModelScopeEndpoint` are the names of ModelScope's own package
+(``langchain-modelscope-integration``), kept so its users' code runs unchanged.
 
 Names are loaded on first use, so ``import langchain_modelscope.testing`` (the emulator, a
 pytest plugin) stays standard-library-only and fast.
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_modelscope._version import __version__
 
 if TYPE_CHECKING:
+    from langchain_modelscope._compat import ModelScopeChatEndpoint, ModelScopeEndpoint
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
     from langchain_modelscope.fallback import (
@@ -42,6 +45,9 @@ _EXPORTS: dict[str, str] = {
     "QuotaLedger": "quota",
     "RedisQuotaStore": "quota",
     "SQLiteQuotaStore": "quota",
+    # The names of langchain-modelscope-integration (deprecated spellings; they warn once).
+    "ModelScopeChatEndpoint": "_compat",
+    "ModelScopeEndpoint": "_compat",
 }
 
 __all__ = [
@@ -51,7 +57,9 @@ __all__ = [
     "FallbackChatModel",
     "FallbackEmbeddings",
     "InMemoryQuotaStore",
+    "ModelScopeChatEndpoint",
     "ModelScopeEmbeddings",
+    "ModelScopeEndpoint",
     "QuotaLedger",
     "RedisQuotaStore",
     "SQLiteQuotaStore",

@@ -529,7 +529,7 @@ return 0
 """
 _REDIS_DEFAULT_URL = "redis://localhost:6379/0"
 _REDIS_INSTALL_HINT = (
-    'RedisQuotaStore needs the redis package: pip install "langchain-modelscope[redis]"'
+    'RedisQuotaStore needs the redis package: pip install "langchain-modelscope-api[redis]"'
 )
 
 
