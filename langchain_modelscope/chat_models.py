@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
@@ -84,6 +85,8 @@ _PATH: Final = "chat/completions"
 _LOCAL_KWARGS: Final = frozenset(
     {"stream", "stream_usage", "ls_structured_output_format", "structured_output_format"}
 )
+#: `count_tokens_approximately`'s default, for plain text too.
+_CHARS_PER_TOKEN: Final = 4.0
 _TOOL_CHOICE_WORDS: Final = frozenset({"auto", "none", "required"})
 _known_names_cache: dict[type, frozenset[str]] = {}
 
@@ -371,7 +374,7 @@ class ChatModelScope(BaseChatModel):
         core's default needs ``transformers`` and a GPT-2 tokenizer, which fits no model here."""
         if self.custom_get_token_ids is not None:
             return super().get_num_tokens(text)
-        return count_tokens_approximately([text], extra_tokens_per_message=0)
+        return math.ceil(len(text) / _CHARS_PER_TOKEN)
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
@@ -382,7 +385,9 @@ class ChatModelScope(BaseChatModel):
         if self.custom_get_token_ids is not None:
             return super().get_num_tokens_from_messages(messages, tools)
         schemas: list[BaseTool | dict[str, Any]] = [convert_to_openai_tool(t) for t in tools or ()]
-        return count_tokens_approximately(messages, tools=schemas or None)
+        return count_tokens_approximately(
+            messages, chars_per_token=_CHARS_PER_TOKEN, tools=schemas or None
+        )
 
     @property
     def _llm_type(self) -> str:

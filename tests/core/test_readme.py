@@ -80,4 +80,5 @@ def test_readme_links_are_absolute_and_install_lines_name_the_distribution() -> 
     name = re.search(r'^name = "([^"]+)"', pyproject, re.MULTILINE).group(1)  # type: ignore[union-attr]
     installs = re.findall(r"pip install (\S+)", text)
     ours = [i.strip('"') for i in installs if "modelscope" in i and "integration" not in i]
-    assert ours and all(i.split("[")[0] == name for i in ours), installs
+    assert ours, installs
+    assert all(i.split("[")[0] == name for i in ours), installs
