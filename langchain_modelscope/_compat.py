@@ -19,7 +19,7 @@ from langchain_core._api import warn_deprecated
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.messages import BaseMessage, HumanMessage
-from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.outputs import ChatResult, Generation, GenerationChunk, LLMResult
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_modelscope._client import DEFAULT_MAX_RETRIES
@@ -195,6 +195,14 @@ class ModelScopeEndpoint(BaseLLM):
     def _messages(prompt: str) -> list[BaseMessage]:
         return [HumanMessage(prompt)]
 
+    def _llm_result(self, results: list[ChatResult]) -> LLMResult:
+        """One chat result per prompt, as text generations (finish reason and metadata kept)."""
+        generations = [
+            [_generation(g.message, g.generation_info) for g in result.generations]
+            for result in results
+        ]
+        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+
     def _generate(
         self,
         prompts: list[str],
@@ -202,13 +210,9 @@ class ModelScopeEndpoint(BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations = []
-        for prompt in prompts:
-            result = self._chat._generate(self._messages(prompt), stop, **kwargs)
-            generations.append(
-                [_generation(g.message, g.generation_info) for g in result.generations]
-            )
-        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+        return self._llm_result(
+            [self._chat._generate(self._messages(p), stop, **kwargs) for p in prompts]
+        )
 
     async def _agenerate(
         self,
@@ -217,13 +221,9 @@ class ModelScopeEndpoint(BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations = []
-        for prompt in prompts:
-            result = await self._chat._agenerate(self._messages(prompt), stop, **kwargs)
-            generations.append(
-                [_generation(g.message, g.generation_info) for g in result.generations]
-            )
-        return LLMResult(generations=generations, llm_output={"model_name": self.model})
+        return self._llm_result(
+            [await self._chat._agenerate(self._messages(p), stop, **kwargs) for p in prompts]
+        )
 
     def _stream(
         self,
