@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format bench record clean help
+.PHONY: demo test lint format bench record dist profiles clean help
 
 help:
 	@echo "make demo    run the main job (ModelScope with a token, else the emulator)"
@@ -15,12 +15,15 @@ help:
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make bench   benchmarks, written to bench/results.md"
 	@echo "make record  re-record VCR cassettes against ModelScope (needs MODELSCOPE_API_KEY)"
+	@echo "make dist    build the wheel and the sdist into dist/ and check them with twine"
+	@echo "make profiles  refresh the model profile table from its public sources (network)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed: make PYTHON=python3.x ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "could not create $(VENV): on Debian/Ubuntu install python3-venv (apt-get install python3-venv)"; exit 1; }
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,lint,redis,bench]'
+	@# pip >= 25.1 reads the PEP 735 dependency groups of pyproject.toml (--group).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[redis,rag]' --group dev
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -46,5 +49,13 @@ record: $(STAMP)
 	$(BIN)/python -m pytest -q tests/vcr/test_chat_vcr.py --record-mode=rewrite --force-enable-socket
 	$(BIN)/python -m pytest -q tests/vcr/test_chat_vcr.py tests/vcr/test_cassette_hygiene.py
 
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+profiles: $(STAMP)
+	$(BIN)/python scripts/refresh_profiles.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .mypy_cache .ruff_cache

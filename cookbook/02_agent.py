@@ -159,10 +159,16 @@ def print_step(message: BaseMessage, label: Label = _default_label) -> None:
         print(f"  tool {message.name} -> {_runtime.one_line(message.text, 160)}")
 
 
-def run_agent(agent: Any, question: str = QUESTION, label: Label = _default_label) -> str:
+def run_agent(
+    agent: Any,
+    question: str = QUESTION,
+    label: Label = _default_label,
+    after_step: Callable[[BaseMessage], None] | None = None,
+) -> str:
     """Stream the agent's updates, printing each step; returns the final answer's text.
 
-    `label` names a fallback candidate in the printout (demo.py passes friendlier names).
+    `label` names a fallback candidate in the printout (demo.py passes friendlier names);
+    `after_step` sees each message once printed (demo.py spends a quota there).
     """
     print(f"question: {question}")
     answer = ""
@@ -171,6 +177,8 @@ def run_agent(agent: Any, question: str = QUESTION, label: Label = _default_labe
         for node_output in update.values():
             for message in (node_output or {}).get("messages", []):
                 print_step(message, label)
+                if after_step is not None:
+                    after_step(message)
                 if isinstance(message, AIMessage) and not message.tool_calls:
                     answer = message.text
     return answer

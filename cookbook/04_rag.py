@@ -2,7 +2,8 @@
 
 Run:  python cookbook/04_rag.py
       (ModelScope when MODELSCOPE_API_KEY is set, else the local emulator; 2 embedding calls
-      and 1 chat call)
+      and 1 chat call). Needs numpy (InMemoryVectorStore's cosine similarity):
+      pip install "langchain-modelscope-api[rag]"
 
 Embeddings on ModelScope: the shared free host has been reported both to serve and not to serve
 /v1/embeddings; dedicated deployments (https://ms-ens-<id>.api-inference.modelscope.cn/v1) do.

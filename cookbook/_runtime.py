@@ -18,13 +18,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from langchain_modelscope._client import API_KEY_ENV_VARS, BASE_URL_ENV_VAR, DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
-    from langchain_modelscope.testing import ModelScopeEmulator
+    from langchain_modelscope.testing import EmulatorRemote, ModelScopeEmulator
 
 # Model ids of ModelScope API-Inference. They churn: models are added and retired without
 # notice (a retired id answers 400 "Model id has no provider supported"). If one of these is
@@ -85,7 +86,16 @@ class Runtime:
     api_key: SecretStr
     #: the env var the token came from, or "emulator"
     token_source: str
+    #: the emulator this script started (None online, or when MODELSCOPE_BASE_URL points to one)
     emulator: ModelScopeEmulator | None
+    #: an emulator started elsewhere (`python -m langchain_modelscope.testing`) that the
+    #: exported MODELSCOPE_BASE_URL points to; steered through its admin API
+    remote: EmulatorRemote | None = None
+
+    @property
+    def steerable(self) -> ModelScopeEmulator | EmulatorRemote | None:
+        """The emulator to steer (spend quotas, add accounts), wherever it runs."""
+        return self.emulator if self.emulator is not None else self.remote
 
     @property
     def connection(self) -> dict[str, Any]:
@@ -108,8 +118,17 @@ def setup() -> Runtime:
     target = choose_target()
     if target.base_url is not None and target.token_source is not None:
         token = SecretStr(os.environ[target.token_source].strip())
-        _runtime = Runtime(False, target.base_url, token, target.token_source, None)
-        banner = f"ModelScope (token from {target.token_source}) at {target.base_url}"
+        remote = running_emulator(target.base_url)
+        _runtime = Runtime(
+            remote is not None, target.base_url, token, target.token_source, None, remote
+        )
+        if remote is not None:  # the variables the emulator's CLI prints were exported
+            banner = (
+                f"the local ModelScope emulator at {target.base_url} ({BASE_URL_ENV_VAR} "
+                f"points to it; token from {target.token_source})"
+            )
+        else:
+            banner = f"ModelScope (token from {target.token_source}) at {target.base_url}"
     else:
         # Imported here: online runs never load the emulator.
         from langchain_modelscope.testing import ModelScopeEmulator
@@ -126,13 +145,31 @@ def setup() -> Runtime:
     return _runtime
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def running_emulator(base_url: str) -> EmulatorRemote | None:
+    """The emulator serving `base_url`, if one does: only loopback URLs are asked (its free
+    admin health check), so the real service never gets an extra request."""
+    if urlsplit(base_url).hostname not in _LOOPBACK:
+        return None
+    from langchain_modelscope.testing import EmulatorRemote, EmulatorRemoteError
+
+    remote = EmulatorRemote(base_url, timeout=2.0)
+    try:
+        remote.health()
+    except (EmulatorRemoteError, OSError, ValueError):  # not an emulator, or not up
+        return None
+    return remote
+
+
 def backup_token(rt: Runtime) -> SecretStr | None:
     """A second account's token for the fallback examples.
 
     Offline, a new account on the emulator; online, MODELSCOPE_BACKUP_API_KEY if set.
     """
-    if rt.emulator is not None:
-        return SecretStr(rt.emulator.add_account())
+    if rt.steerable is not None:
+        return SecretStr(rt.steerable.add_account())
     value = os.environ.get(BACKUP_TOKEN_ENV_VAR, "").strip()
     return SecretStr(value) if value else None
 

@@ -1,34 +1,93 @@
-"""The main job (`make demo`): the tool-calling agent of 02_agent.py behind a quota fallback.
+"""The main job (`make demo`): a tool-calling agent whose primary quota runs out mid-run.
 
 Run:  make demo            (or: python cookbook/demo.py)
-      python cookbook/demo.py --spend-primary   (emulator only: the primary's quota is spent
-                                                 first, so the agent switches mid-run)
+      python cookbook/demo.py --no-switch   (emulator: leave the primary's quota alone)
 
-With MODELSCOPE_API_KEY (or another token variable) set, it runs on ModelScope API-Inference;
-without one, on the local emulator, and the first line says so. The model is a
-FallbackChatModel: CHAT_MODEL on the main token, then on MODELSCOPE_BACKUP_API_KEY's account if
-set, then SECOND_MODEL (see 07_quota_fallback.py), so a spent daily quota does not stop it.
-Each step prints which candidate served it.
+The agent of 02_agent.py runs on a FallbackChatModel: CHAT_MODEL on the main token, then on a
+backup account, then SECOND_MODEL (see 07_quota_fallback.py). On the emulator (no token set, or
+MODELSCOPE_BASE_URL pointing to one) the primary's quota runs out right after the agent's first
+step, as it does some afternoon in real life: the next step's call answers 429, the fallback
+takes over without the agent noticing, the spent candidate is skipped with no request from then
+on, and the script ends with the advice a user gets. With a real token nothing is spent on
+purpose: every step prints which candidate served it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+from datetime import datetime
+from typing import Any
 
 import _runtime
+from langchain_core.messages import AIMessage, BaseMessage
+
+from langchain_modelscope.testing import UTC8
 
 # The agent and the chain come from the cookbook scripts themselves (names `import` cannot spell).
 agent_example = importlib.import_module("02_agent")
 fallback_example = importlib.import_module("07_quota_fallback")
 
 
+def spend_primary(rt: _runtime.Runtime) -> None:
+    """Make the primary's next call answer "quota spent", as the service does once it is used up.
+
+    Today's emulator counts calls per day: the primary model's counter on the main account is
+    set past any limit (429 "You have exceeded today's quota"). Under the points regime this is
+    ``emulator.set_balance(token, 0)`` (429 "insufficient balance") instead.
+    """
+    emulator = rt.steerable
+    assert emulator is not None, "only the emulator's quota is spent on purpose"
+    emulator.set_usage(rt.api_key.get_secret_value(), _runtime.CHAT_MODEL, fallback_example.SPENT)
+
+
+class SpendAfterFirstStep:
+    """`run_agent`'s after_step: the quota runs out once the agent's first answer is in."""
+
+    def __init__(self, rt: _runtime.Runtime) -> None:
+        self.rt = rt
+        self.done = False
+
+    def __call__(self, message: BaseMessage) -> None:
+        if not self.done and isinstance(message, AIMessage):
+            self.done = True
+            spend_primary(self.rt)
+            print("  (emulator: the primary's quota just ran out; the next call will see it)")
+
+
+def advice(message: AIMessage, names: Any) -> list[str]:
+    """What a user reads after a switch: who failed and why, until when, and what to do."""
+    report = message.response_metadata.get("fallback") or {}
+    lines = []
+    for attempt in report.get("attempts", []):
+        if attempt["kind"] not in ("quota", "exhausted"):
+            continue
+        if attempt["until"]:
+            until = datetime.fromisoformat(attempt["until"]).astimezone(UTC8)
+            when = f"until {until:%Y-%m-%d %H:%M} UTC+8, its reset"
+        else:
+            when = "until a balance check sees points again: log in at modelscope.cn to get some"
+        said = "answered 429" if attempt["outcome"] == "failed" else "is marked spent"
+        lines.append(
+            f"{names(attempt)} {said} ({_runtime.one_line(attempt['message'], 90)}); "
+            f"it is skipped with no request {when}"
+        )
+    if lines:
+        lines.append(
+            f"served instead by {names(report['served_by'])}. To keep a spent quota from "
+            f"stopping you: add a second account ({_runtime.BACKUP_TOKEN_ENV_VAR}), a second "
+            "model or another provider to FallbackChatModel, and share its QuotaLedger "
+            "(SQLiteQuotaStore / RedisQuotaStore) between processes."
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--spend-primary",
+        "--no-switch",
         action="store_true",
-        help="emulator only: spend the primary's daily quota first, to show the switch",
+        help="emulator: do not run the primary's quota out (every step on the primary)",
     )
     args = parser.parse_args(argv)
 
@@ -39,19 +98,27 @@ def main(argv: list[str] | None = None) -> int:
     if backup is not None:
         tokens.append(backup)
     model = fallback_example.modelscope_chain(rt, tokens)
-    accounts = ["main", "backup"]
-    names = fallback_example.Names(model, accounts)
+    names = fallback_example.Names(model, ["main", "backup"])
     chain = " -> ".join(names(info.as_dict()) for info in model.candidate_infos)
     _runtime.section(f"agent with fallback chain: {chain}")
 
-    if args.spend_primary:
-        if rt.emulator is None:
-            parser.error("--spend-primary only works on the emulator (no token set)")
-        # As if today's calls of the primary model on the main account were all used.
-        rt.emulator.set_usage(rt.api_key.get_secret_value(), _runtime.CHAT_MODEL, 1_000_000)
-        print("(emulator: the primary's daily quota is spent; watch the agent switch)")
+    spend = SpendAfterFirstStep(rt) if rt.offline and not args.no_switch else None
+    last: list[AIMessage] = []
 
-    answer = agent_example.run_agent(agent_example.build_agent(model), label=names)
+    def after_step(message: BaseMessage) -> None:
+        if isinstance(message, AIMessage):
+            last.append(message)
+        if spend is not None:
+            spend(message)
+
+    answer = agent_example.run_agent(
+        agent_example.build_agent(model), label=names, after_step=after_step
+    )
+    tips = advice(last[-1], names) if last else []
+    if tips:
+        _runtime.section("the primary's quota ran out: what happened, and what to do")
+        for line in tips:
+            print(f"  {line}")
     where = "the local emulator" if rt.offline else f"ModelScope ({rt.token_source})"
     print(f"\nran on {where}")
     _runtime.final(answer)

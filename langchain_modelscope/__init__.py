@@ -3,6 +3,8 @@
 `ChatModelScope` and `ModelScopeEmbeddings` talk to the service; `FallbackChatModel` and
 `FallbackEmbeddings` move on to other accounts, models or providers when a quota runs out,
 remembering it in a `QuotaLedger`; `langchain_modelscope.testing` holds an offline emulator.
+`ModelScopeChatEndpoint` and `ModelScopeEndpoint` are the names of ModelScope's own package
+(``langchain-modelscope-integration``), kept so its users' code runs unchanged.
 
 Names are loaded on first use, so ``import langchain_modelscope.testing`` (the emulator, a
 pytest plugin) stays standard-library-only and fast.
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
         apoints_balance,
         points_balance,
     )
+    from langchain_modelscope._compat import ModelScopeChatEndpoint, ModelScopeEndpoint
     from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
@@ -57,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "QuotaLedger": "quota",
     "RedisQuotaStore": "quota",
     "SQLiteQuotaStore": "quota",
+    # The names of langchain-modelscope-integration (deprecated spellings; they warn once).
+    "ModelScopeChatEndpoint": "_compat",
+    "ModelScopeEndpoint": "_compat",
 }
 
 __all__ = [
@@ -68,7 +74,9 @@ __all__ = [
     "FallbackEmbeddings",
     "GeneratedImages",
     "InMemoryQuotaStore",
+    "ModelScopeChatEndpoint",
     "ModelScopeEmbeddings",
+    "ModelScopeEndpoint",
     "ModelScopeImageGenerator",
     "ModelScopeImageTool",
     "PointsBalance",

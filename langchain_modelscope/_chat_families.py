@@ -33,18 +33,19 @@ _VISION: Final = re.compile(r"(?:^|-)vl(?:-|$)|^qvq(?:-|$)|^qwen3\.5(?:-|$)|(?:^
 
 
 @lru_cache(maxsize=512)
-def _short_name(model: str) -> str:
+def short_name(model: str) -> str:
+    """The part of an id the family rules read: ``Qwen/Qwen3-32B:DashScope`` -> ``qwen3-32b``."""
     return model.split(":", 1)[0].rsplit("/", 1)[-1].strip().lower()
 
 
 def is_thinking_only(model: str) -> bool:
     """A model that always thinks and refuses every non-streaming call."""
-    return _THINKING_ONLY.search(_short_name(model)) is not None
+    return _THINKING_ONLY.search(short_name(model)) is not None
 
 
 def is_hybrid_thinking(model: str) -> bool:
     """A Qwen3 hybrid model: thinks unless ``enable_thinking`` is false."""
-    return _QWEN3_HYBRID.match(_short_name(model)) is not None
+    return _QWEN3_HYBRID.match(short_name(model)) is not None
 
 
 def needs_streaming(model: str, enable_thinking: Any) -> bool:
@@ -59,13 +60,13 @@ def needs_streaming(model: str, enable_thinking: Any) -> bool:
 
 def reasons(model: str) -> bool:
     """Whether the model returns reasoning content (for the model profile)."""
-    name = _short_name(model)
+    name = short_name(model)
     return is_thinking_only(model) or is_hybrid_thinking(model) or _REASONS.search(name) is not None
 
 
 def is_vision(model: str) -> bool:
     """Whether the model accepts image parts (for the model profile)."""
-    return _VISION.search(_short_name(model)) is not None
+    return _VISION.search(short_name(model)) is not None
 
 
 class LearnedStreaming:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
@@ -18,6 +18,7 @@ from langchain_core.language_models.chat_models import (
     generate_from_stream,
 )
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
@@ -25,12 +26,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
-from langchain_modelscope._chat_families import (
-    LEARNED_STREAMING,
-    is_vision,
-    needs_streaming,
-    reasons,
-)
+from langchain_modelscope._chat_families import LEARNED_STREAMING, needs_streaming
 from langchain_modelscope._chat_messages import (
     PROVIDER,
     messages_to_wire,
@@ -49,6 +45,7 @@ from langchain_modelscope._client import (
     to_timeout,
 )
 from langchain_modelscope._core_owner import CoreOwner
+from langchain_modelscope._profiles import profile_for as _profile_for
 from langchain_modelscope.errors import EmptyResponseError, ResponseDecodeError, ThinkingModeError
 
 if TYPE_CHECKING:
@@ -75,6 +72,8 @@ _PATH: Final = "chat/completions"
 _LOCAL_KWARGS: Final = frozenset(
     {"stream", "stream_usage", "ls_structured_output_format", "structured_output_format"}
 )
+#: `count_tokens_approximately`'s default, for plain text too.
+_CHARS_PER_TOKEN: Final = 4.0
 _TOOL_CHOICE_WORDS: Final = frozenset({"auto", "none", "required"})
 _known_names_cache: dict[type, frozenset[str]] = {}
 
@@ -305,13 +304,41 @@ class ChatModelScope(CoreOwner, BaseChatModel):
             _warn_unknown_profile_keys(self.profile)
         return self
 
+    # --- serialization and token counting ---------------------------------------------------
+
     @classmethod
     def is_lc_serializable(cls) -> bool:
-        return False
+        """``dumpd`` / ``loads`` round trip, the token replaced by a secret reference."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """Where ``loads`` finds the class: pass ``valid_namespaces=["langchain_modelscope"]``."""
+        return cls.__module__.split(".")
 
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "MODELSCOPE_API_KEY"}
+
+    def get_num_tokens(self, text: str) -> int:
+        """Approximate (about 4 characters a token) unless ``custom_get_token_ids`` is set:
+        core's default needs ``transformers`` and a GPT-2 tokenizer, which fits no model here."""
+        if self.custom_get_token_ids is not None:
+            return super().get_num_tokens(text)
+        return math.ceil(len(text) / _CHARS_PER_TOKEN)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """langchain-core's `count_tokens_approximately` (tools included), so that
+        ``trim_messages(token_counter=llm)`` works without a tokenizer; with
+        ``custom_get_token_ids`` set, each message is counted with it."""
+        if self.custom_get_token_ids is not None:
+            return super().get_num_tokens_from_messages(messages, tools)
+        schemas: list[BaseTool | dict[str, Any]] = [convert_to_openai_tool(t) for t in tools or ()]
+        return count_tokens_approximately(
+            messages, chars_per_token=_CHARS_PER_TOKEN, tools=schemas or None
+        )
 
     @property
     def _llm_type(self) -> str:
@@ -688,25 +715,6 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         return RunnableMap(raw=llm) | parse.with_fallbacks(
             [keep_raw], exception_key="parsing_error"
         )
-
-
-@lru_cache(maxsize=256)
-def _profile_for(model: str) -> ModelProfile:
-    """The LangChain profile of a model id (cached; callers copy it)."""
-    vision = is_vision(model)
-    # Never claim native structured output: ModelScope answers json_schema with
-    # `choices: null`, and `create_agent` would use it if this said True.
-    return {
-        "text_inputs": True,
-        "text_outputs": True,
-        "tool_calling": True,
-        "tool_choice": True,
-        "tool_call_streaming": True,
-        "structured_output": False,
-        "reasoning_output": reasons(model),
-        "image_inputs": vision,
-        "image_url_inputs": vision,
-    }
 
 
 def _asks_json_schema(body: Mapping[str, Any]) -> bool:

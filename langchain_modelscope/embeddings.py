@@ -21,7 +21,7 @@ from typing import Any, Final, Literal, Protocol
 
 import httpx
 from langchain_core.embeddings import Embeddings
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
 from langchain_modelscope._client import (
@@ -254,6 +254,16 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
         copied = super().__deepcopy__(memo)
         copied._limiters = weakref.WeakKeyDictionary()
         return copied
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_argument_names(cls, values: Any) -> Any:
+        """``model_id=`` (langchain-modelscope-integration's spelling) is taken as ``model``."""
+        if isinstance(values, dict) and ("model_id" in values or "model_revision" in values):
+            from langchain_modelscope._compat import EMBEDDINGS_RENAMES, renamed
+
+            return renamed(values, "ModelScopeEmbeddings", EMBEDDINGS_RENAMES)
+        return values
 
     @field_validator("base_url")
     @classmethod

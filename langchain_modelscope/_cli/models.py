@@ -94,7 +94,7 @@ def kind_of(model_id: str) -> str:
 
 def describe(model_id: str, owned_by: Any = None) -> dict[str, Any]:
     """One row: the live id merged with the chat model's profile (chat models only)."""
-    from langchain_modelscope.chat_models import _profile_for
+    from langchain_modelscope._profiles import profile_for as _profile_for
 
     kind = kind_of(model_id)
     profile: dict[str, Any] = dict(_profile_for(model_id)) if kind == "chat" else {}

@@ -91,7 +91,9 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return 1
 """
 _DEFAULT_URL = "redis://localhost:6379/0"
-_INSTALL_HINT = 'RedisQuotaStore needs the redis package: pip install "langchain-modelscope[redis]"'
+_INSTALL_HINT = (
+    'RedisQuotaStore needs the redis package: pip install "langchain-modelscope-api[redis]"'
+)
 # '!' is escaped by quote(safe=""), so no mark key (quoted parts) can start like a claim key.
 _CLAIM_TAG = "!claim:"
 

@@ -34,3 +34,11 @@ class TestChatModelScopeStandardUnit(ChatModelScopeFlags, ChatModelUnitTests):
                 "model": "Qwen/Qwen2.5-72B-Instruct",
             },
         )
+
+    @pytest.mark.xfail(
+        reason="langchain-core's loads(allowed_objects='all') admits only the partner classes "
+        "listed in langchain_core.load.mapping; ChatModelScope is serializable and its round "
+        "trip with allowed_objects=[ChatModelScope] is tested in tests/compat/test_serialization.py"
+    )
+    def test_serdes(self, *args: Any, **kwargs: Any) -> None:
+        super().test_serdes(*args, **kwargs)

@@ -44,7 +44,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "07": ("07_quota_fallback.py", []),
     "08": ("08_image_agent.py", []),
     "demo": ("demo.py", []),
-    "demo-spend-primary": ("demo.py", ["--spend-primary"]),
+    "demo-no-switch": ("demo.py", ["--no-switch"]),
 }
 
 
@@ -203,22 +203,34 @@ def test_08_image_agent(runs: dict[str, Run]) -> None:
     )
 
 
-def test_demo(runs: dict[str, Run]) -> None:
+def test_demo_shows_the_primary_running_out_and_the_fallback_taking_over(
+    runs: dict[str, Run],
+) -> None:
+    """`make demo` by default: step 1 on the primary, its quota runs out, step 2 on the backup."""
     final = check(runs["demo"])
     out = runs["demo"].stdout
     assert "agent with fallback chain: Qwen3-235B-A22B-Instruct-2507@main -> " in out
-    assert "[served by Qwen3-235B-A22B-Instruct-2507@main]" in out
+    first, second = (line for line in out.splitlines() if line.startswith("  model ["))
+    assert first.startswith("  model [served by Qwen3-235B-A22B-Instruct-2507@main]")
+    assert second.startswith(
+        "  model [served by Qwen3-235B-A22B-Instruct-2507@backup; "
+        "Qwen3-235B-A22B-Instruct-2507@main failed (quota)]"
+    )
+    assert "log: fallback: switching from" in out  # the one WARNING per switch
+    # the advice: the server's words, until when the primary is skipped, and what to do
+    assert "@main answered 429 (You have exceeded today's quota" in out
+    assert re.search(r"skipped with no request until \d{4}-\d\d-\d\d 00:00 UTC\+8", out), out
+    assert "MODELSCOPE_BACKUP_API_KEY" in out.split("what to do", 1)[1]
     assert "ran on the local emulator" in out
     assert_agent_answer(runs["demo"], final)
 
 
-def test_demo_switches_when_the_primary_is_spent(runs: dict[str, Run]) -> None:
-    final = check(runs["demo-spend-primary"])
-    out = runs["demo-spend-primary"].stdout
-    assert "Qwen3-235B-A22B-Instruct-2507@main failed (quota)" in out
-    assert "Qwen3-235B-A22B-Instruct-2507@main skipped (quota spent, no request)" in out
-    assert "[served by Qwen3-235B-A22B-Instruct-2507@backup;" in out
-    assert "7006652" in final
+def test_demo_without_the_switch_stays_on_the_primary(runs: dict[str, Run]) -> None:
+    final = check(runs["demo-no-switch"])
+    out = runs["demo-no-switch"].stdout
+    assert out.count("[served by Qwen3-235B-A22B-Instruct-2507@main]") == 2
+    assert "what to do" not in out
+    assert_agent_answer(runs["demo-no-switch"], final)
 
 
 def test_cookbook_stays_fast(runs: dict[str, Run]) -> None:
@@ -277,6 +289,30 @@ def test_choose_target_agrees_with_resolve_api_key(
     monkeypatch.setenv("MODELSCOPE_API_TOKEN", "   ")  # blank: skipped by both
     monkeypatch.setenv(name, TOKEN)
     assert runtime.choose_target().token_source == resolve_api_key(None)[1] == name
+
+
+def test_setup_recognises_an_emulator_named_by_exported_variables(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The variables `python -m langchain_modelscope.testing` prints lead to an emulator banner."""
+    from langchain_modelscope.testing import ModelScopeEmulator
+
+    with ModelScopeEmulator() as emulator:
+        monkeypatch.setenv("MODELSCOPE_API_KEY", emulator.token)
+        monkeypatch.setenv(BASE_URL_ENV_VAR, emulator.base_url)
+        rt = runtime.setup()
+        banner = capsys.readouterr().out.strip()
+        assert rt.offline is True
+        assert rt.steerable is not None
+        assert banner.startswith(
+            f"[cookbook] target: the local ModelScope emulator at {emulator.base_url}"
+        )
+        assert emulator.token not in banner
+
+
+def test_a_loopback_url_that_is_no_emulator_stays_online(runtime: ModuleType) -> None:
+    assert runtime.running_emulator("http://127.0.0.1:9/v1") is None  # nothing listens there
+    assert runtime.running_emulator(DEFAULT_BASE_URL) is None  # never asked
 
 
 def test_choose_target_without_a_token_uses_the_emulator(runtime: ModuleType) -> None:

@@ -146,7 +146,7 @@ def test_without_the_redis_package_the_error_names_the_extra(
 
     monkeypatch.delitem(sys.modules, "redis", raising=False)
     monkeypatch.setattr(builtins, "__import__", no_redis)
-    with pytest.raises(ImportError, match=r'pip install "langchain-modelscope\[redis\]"'):
+    with pytest.raises(ImportError, match=r'pip install "langchain-modelscope-api\[redis\]"'):
         RedisQuotaStore("redis://127.0.0.1:6379/0")
 
 

@@ -55,7 +55,7 @@ def redis_package_or_skip() -> None:
     try:
         import redis  # noqa: F401
     except ImportError:
-        message = 'the redis package is missing: pip install "langchain-modelscope[redis]"'
+        message = 'the redis package is missing: pip install "langchain-modelscope-api[redis]"'
         if _in_ci():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
