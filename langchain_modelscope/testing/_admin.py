@@ -9,8 +9,8 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from langchain_modelscope.testing._server import _Answer, _json_bytes
 from langchain_modelscope.testing._types import Fault, ScriptedReply
+from langchain_modelscope.testing._wire import Answer, json_bytes
 
 if TYPE_CHECKING:
     from langchain_modelscope.testing._server import ModelScopeEmulator
@@ -20,8 +20,8 @@ class _BadRequestError(Exception):
     """A malformed admin call."""
 
 
-def _ok(data: Any) -> _Answer:
-    return _Answer(200, _json_bytes(data))
+def _ok(data: Any) -> Answer:
+    return Answer(200, json_bytes(data))
 
 
 def _payload(raw: bytes) -> dict[str, Any]:
@@ -38,23 +38,23 @@ def _payload(raw: bytes) -> dict[str, Any]:
 
 def handle_admin(
     emulator: ModelScopeEmulator, method: str, path: str, query: dict[str, str], raw: bytes
-) -> _Answer:
+) -> Answer:
     """Route one admin call; errors come back as 400 `{"error": message}`."""
     try:
         return _route(emulator, method, path.rstrip("/"), query, raw)
     except (_BadRequestError, ValueError, TypeError, KeyError) as exc:
-        return _Answer(400, _json_bytes({"error": str(exc) or type(exc).__name__}))
+        return Answer(400, json_bytes({"error": str(exc) or type(exc).__name__}))
 
 
 def _route(
     emu: ModelScopeEmulator, method: str, path: str, query: dict[str, str], raw: bytes
-) -> _Answer:
+) -> Answer:
     name = path[len("/_emulator/") :] if path.startswith("/_emulator/") else ""
     if name.startswith("images/") and method == "GET":
         image = emu.image_bytes(name[len("images/") :].removesuffix(".png"))
         if image is None:
-            return _Answer(404, _json_bytes({"error": "no such image"}))
-        return _Answer(200, image, content_type="image/png")
+            return Answer(404, json_bytes({"error": "no such image"}))
+        return Answer(200, image, content_type="image/png")
     if name == "health" and method == "GET":
         return _ok({"ok": True, "base_url": emu.base_url, "token": emu.token})
     if name == "requests" and method == "GET":

@@ -506,7 +506,7 @@ def test_internal_error_is_reported(
     def broken(*args: object) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setattr(emu, "_chat", broken)
+    monkeypatch.setattr("langchain_modelscope.testing._server._route", lambda method, path: broken)
     response = chat(client)
     assert response.status_code == 500
     assert "emulator internal error" in error_message(response)

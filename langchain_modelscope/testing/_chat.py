@@ -1,0 +1,252 @@
+"""`POST /v1/chat/completions`: checks, the reply (scripted or default), JSON and SSE shapes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_modelscope.testing import _messages as msg
+from langchain_modelscope.testing._accounts import admit, gate, success_headers
+from langchain_modelscope.testing._catalogue import ModelInfo
+from langchain_modelscope.testing._responder import (
+    Generated,
+    GeneratedCall,
+    all_images,
+    count_tokens,
+    default_reply,
+    dump_arguments,
+    new_call_id,
+    prompt_tokens,
+    split_stream_pieces,
+)
+from langchain_modelscope.testing._state import EmulatorState, Exchange, model_matches
+from langchain_modelscope.testing._types import EmulatorConfig, ScriptedToolCall
+from langchain_modelscope.testing._wire import Answer, Outcome, Stream, json_bytes
+
+
+def chat(state: EmulatorState, ex: Exchange) -> Outcome:
+    """Answer one chat call."""
+    gated = gate(state, ex)
+    if isinstance(gated, Answer):
+        return gated
+    account, info = gated
+    body: dict[str, Any] = ex.body
+    model = ex.model
+    config = state.config
+    if not info.chat:
+        return state.error(
+            400, msg.CHOICE_NOT_CHAT.format(model=model), ex, code="invalid_parameter_error"
+        )
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return state.error(400, msg.CHOICE_NO_MESSAGES, ex, code="invalid_parameter_error")
+    streamed = body.get("stream") is True
+    enable_thinking = body.get("enable_thinking")
+    if not streamed and info.thinking == "hybrid" and enable_thinking is not False:
+        return state.error(400, msg.SHEET_HYBRID_NON_STREAM, ex, code="invalid_parameter_error")
+    if not streamed and info.thinking == "only":
+        return state.error(
+            400, msg.SHEET_THINKING_ONLY_NON_STREAM, ex, code="invalid_parameter_error"
+        )
+    if not info.vision and all_images(messages):
+        return state.error(
+            400, msg.CHOICE_NO_VISION.format(model=model), ex, code="invalid_parameter_error"
+        )
+    admitted = admit(state, account, ex)
+    if isinstance(admitted, Answer):
+        return admitted
+    if config.response_delay > 0:
+        time.sleep(config.response_delay)
+    headers = success_headers(state, admitted, streamed)
+    response_format = body.get("response_format")
+    if (
+        config.json_schema_quirk
+        and isinstance(response_format, dict)
+        and response_format.get("type") == "json_schema"
+    ):
+        return _quirk(state, ex, headers, streamed)
+    reasons = info.thinking in ("only", "always_reasons") or (
+        info.thinking == "hybrid" and enable_thinking is not False
+    )
+    generated = _scripted(state, model) or default_reply(body, info, reasons)
+    if generated.usage is None:
+        generated.usage = _usage(body, generated)
+    if streamed:
+        events = list(
+            _stream_events(
+                info,
+                generated,
+                config,
+                state.echo_model(model),
+                int(state.clock.now().timestamp()),
+                body,
+            )
+        )
+        return Stream(events=events, headers=headers, keepalive=config.stream_keepalive_comment)
+    return Answer(200, json_bytes(_chat_body(state, ex, info, generated)), headers)
+
+
+def _scripted(state: EmulatorState, model: str) -> Generated | None:
+    with state.lock:
+        for entry in state.replies:
+            wanted, reply = entry
+            if model_matches(wanted, model):
+                state.replies.remove(entry)
+                break
+        else:
+            return None
+    calls = [_scripted_call(c) for c in reply.tool_calls]
+    finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+    return Generated(
+        content=reply.content,
+        reasoning=reply.reasoning,
+        tool_calls=calls,
+        finish_reason=finish,
+        usage=copy.deepcopy(reply.usage),
+        chunk_size=reply.chunk_size,
+    )
+
+
+def _scripted_call(call: ScriptedToolCall) -> GeneratedCall:
+    arguments = (
+        call.arguments if isinstance(call.arguments, str) else dump_arguments(call.arguments)
+    )
+    return GeneratedCall(id=call.id or new_call_id(), name=call.name, arguments=arguments)
+
+
+def _quirk(state: EmulatorState, ex: Exchange, headers: dict[str, str], streamed: bool) -> Outcome:
+    body = {
+        "id": "",
+        "model": state.echo_model(ex.model),
+        **msg.QUIRK_FIELDS,
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+    if streamed:
+        return Stream(
+            events=[json.dumps(body, ensure_ascii=False)],
+            headers=headers,
+            keepalive=state.config.stream_keepalive_comment,
+        )
+    return Answer(200, json_bytes(body), headers)
+
+
+def _chat_body(
+    state: EmulatorState, ex: Exchange, info: ModelInfo, gen: Generated
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": gen.content}
+    if gen.reasoning is not None or info.thinking != "none":
+        message[state.config.reasoning_field] = gen.reasoning or ""
+    if gen.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in gen.tool_calls
+        ]
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(state.clock.now().timestamp()),
+        "model": state.echo_model(ex.model),
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": gen.finish_reason, "logprobs": None}
+        ],
+        "usage": gen.usage,
+    }
+
+
+def _usage(body: dict[str, Any], gen: Generated) -> dict[str, Any]:
+    prompt = prompt_tokens(body)
+    reasoning = count_tokens(gen.reasoning or "")
+    completion = (
+        count_tokens(gen.content)
+        + reasoning
+        + sum(count_tokens(c.arguments) + 1 for c in gen.tool_calls)
+    )
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return usage
+
+
+def _stream_events(
+    info: ModelInfo,
+    gen: Generated,
+    config: EmulatorConfig,
+    model_name: str,
+    created: int,
+    body: dict[str, Any],
+) -> Iterator[str]:
+    chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
+    thinking = info.thinking != "none" or gen.reasoning is not None
+    field_name = config.reasoning_field
+
+    def unused(delta: dict[str, Any], name: str) -> dict[str, Any]:
+        if config.unused_delta_field == "empty":
+            delta[name] = ""
+        elif config.unused_delta_field == "null":
+            delta[name] = None
+        return delta
+
+    def event(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        chunk: dict[str, Any] = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model_name,
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+        chunk.update(extra)
+        return json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))
+
+    first: dict[str, Any] = {"role": "assistant", "content": ""}
+    if thinking:
+        unused(first, field_name)
+    yield event(first)
+    for piece in split_stream_pieces(gen.reasoning or "", gen.chunk_size):
+        yield event(unused({field_name: piece}, "content"))
+    for piece in split_stream_pieces(gen.content, gen.chunk_size):
+        delta: dict[str, Any] = {"content": piece}
+        yield event(unused(delta, field_name) if thinking else delta)
+    for index, tc in enumerate(gen.tool_calls):
+        yield event(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": tc.id,
+                        "type": "function",
+                        "function": {"name": tc.name, "arguments": ""},
+                    }
+                ]
+            }
+        )
+        args = tc.arguments
+        for start in range(0, len(args), 16):
+            yield event(
+                {
+                    "tool_calls": [
+                        {"index": index, "function": {"arguments": args[start : start + 16]}}
+                    ]
+                }
+            )
+    options = body.get("stream_options")
+    wants_usage = config.stream_usage_always or (
+        config.include_usage_in_stream
+        and isinstance(options, dict)
+        and options.get("include_usage") is True
+    )
+    if wants_usage and not config.usage_chunk_empty_choices:
+        yield event({}, gen.finish_reason, usage=gen.usage)
+        return
+    yield event({}, gen.finish_reason)
+    if wants_usage:
+        yield event(None, usage=gen.usage)
