@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_modelscope.testing import _messages as msg
-from langchain_modelscope.testing._accounts import admit, gate, success_headers
+from langchain_modelscope.testing._accounts import admit, gate, refuse, success_headers
 from langchain_modelscope.testing._catalogue import ModelInfo
 from langchain_modelscope.testing._responder import (
     Generated,
@@ -23,9 +23,37 @@ from langchain_modelscope.testing._responder import (
     prompt_tokens,
     split_stream_pieces,
 )
-from langchain_modelscope.testing._state import EmulatorState, Exchange, model_matches
+from langchain_modelscope.testing._state import EmulatorState, Exchange, empty_body, model_matches
 from langchain_modelscope.testing._types import EmulatorConfig, ScriptedToolCall
 from langchain_modelscope.testing._wire import Answer, Outcome, Stream, json_bytes
+
+
+def _check(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer | None:
+    """The chat endpoint's own 400s, once the model is known."""
+    body: dict[str, Any] = ex.body
+    config = state.config
+    if not info.chat:
+        return _bad(state, ex, msg.CHOICE_NOT_CHAT.format(model=ex.model))
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return _bad(state, ex, msg.CHOICE_NO_MESSAGES)
+    streamed = body.get("stream") is True
+    if not streamed and info.thinking == "hybrid" and body.get("enable_thinking") is not False:
+        return _bad(state, ex, config.hybrid_thinking_message or msg.SHEET_HYBRID_NON_STREAM)
+    if not streamed and info.thinking == "only":
+        return _bad(state, ex, config.thinking_only_message or msg.SHEET_THINKING_ONLY_NON_STREAM)
+    if not info.vision and all_images(messages):
+        return _bad(state, ex, msg.CHOICE_NO_VISION.format(model=ex.model))
+    return None
+
+
+def _bad(state: EmulatorState, ex: Exchange, text: str) -> Answer:
+    return state.error(400, text, ex, code="invalid_parameter_error")
+
+
+def _forces_a_tool(body: dict[str, Any]) -> bool:
+    choice = body.get("tool_choice")
+    return bool(body.get("tools")) and choice not in (None, "auto", "none")
 
 
 def chat(state: EmulatorState, ex: Exchange) -> Outcome:
@@ -34,33 +62,17 @@ def chat(state: EmulatorState, ex: Exchange) -> Outcome:
     if isinstance(gated, Answer):
         return gated
     account, info = gated
-    body: dict[str, Any] = ex.body
-    model = ex.model
-    config = state.config
-    if not info.chat:
-        return state.error(
-            400, msg.CHOICE_NOT_CHAT.format(model=model), ex, code="invalid_parameter_error"
-        )
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return state.error(400, msg.CHOICE_NO_MESSAGES, ex, code="invalid_parameter_error")
-    streamed = body.get("stream") is True
-    enable_thinking = body.get("enable_thinking")
-    if not streamed and info.thinking == "hybrid" and enable_thinking is not False:
-        return state.error(400, msg.SHEET_HYBRID_NON_STREAM, ex, code="invalid_parameter_error")
-    if not streamed and info.thinking == "only":
-        return state.error(
-            400, msg.SHEET_THINKING_ONLY_NON_STREAM, ex, code="invalid_parameter_error"
-        )
-    if not info.vision and all_images(messages):
-        return state.error(
-            400, msg.CHOICE_NO_VISION.format(model=model), ex, code="invalid_parameter_error"
-        )
-    admitted = admit(state, account, ex)
+    refused = _check(state, ex, info)
+    if refused is not None:
+        return refuse(state, account, info, ex, refused)
+    admitted = admit(state, account, info, ex)
     if isinstance(admitted, Answer):
         return admitted
+    body: dict[str, Any] = ex.body
+    config = state.config
     if config.response_delay > 0:
         time.sleep(config.response_delay)
+    streamed = body.get("stream") is True
     headers = success_headers(state, admitted, streamed)
     response_format = body.get("response_format")
     if (
@@ -69,10 +81,15 @@ def chat(state: EmulatorState, ex: Exchange) -> Outcome:
         and response_format.get("type") == "json_schema"
     ):
         return _quirk(state, ex, headers, streamed)
+    enable_thinking = body.get("enable_thinking")
     reasons = info.thinking in ("only", "always_reasons") or (
         info.thinking == "hybrid" and enable_thinking is not False
     )
-    generated = _scripted(state, model) or default_reply(body, info, reasons)
+    generated = _scripted(state, ex.model)
+    if generated is None and config.empty_on_required_tool_choice and _forces_a_tool(body):
+        generated = Generated(content="")
+    if generated is None:
+        generated = default_reply(body, info, reasons)
     if generated.usage is None:
         generated.usage = _usage(body, generated)
     if streamed:
@@ -81,7 +98,7 @@ def chat(state: EmulatorState, ex: Exchange) -> Outcome:
                 info,
                 generated,
                 config,
-                state.echo_model(model),
+                state.echo_model(ex.model),
                 int(state.clock.now().timestamp()),
                 body,
             )
@@ -119,12 +136,7 @@ def _scripted_call(call: ScriptedToolCall) -> GeneratedCall:
 
 
 def _quirk(state: EmulatorState, ex: Exchange, headers: dict[str, str], streamed: bool) -> Outcome:
-    body = {
-        "id": "",
-        "model": state.echo_model(ex.model),
-        **msg.QUIRK_FIELDS,
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-    }
+    body = empty_body(state, ex, null_choices=True)
     if streamed:
         return Stream(
             events=[json.dumps(body, ensure_ascii=False)],
@@ -194,6 +206,12 @@ def _stream_events(
             delta[name] = None
         return delta
 
+    placeholder = (
+        {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        if config.resolved_usage_placeholders
+        else None
+    )
+
     def event(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         chunk: dict[str, Any] = {
             "id": chunk_id,
@@ -204,6 +222,8 @@ def _stream_events(
             if delta is None
             else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
+        if placeholder is not None and delta is not None:
+            chunk["usage"] = placeholder
         chunk.update(extra)
         return json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))
 

@@ -7,8 +7,19 @@ import uuid
 from typing import Any
 
 from langchain_modelscope.testing import _messages as msg
-from langchain_modelscope.testing._accounts import admit, authenticate, gate, success_headers
-from langchain_modelscope.testing._catalogue import CATALOGUE_CREATED, ModelInfo, base_model_id
+from langchain_modelscope.testing._accounts import (
+    admit,
+    authenticate,
+    gate,
+    refuse,
+    success_headers,
+)
+from langchain_modelscope.testing._catalogue import (
+    CATALOGUE_CREATED,
+    ModelInfo,
+    base_model_id,
+    image_size_limit,
+)
 from langchain_modelscope.testing._embeddings import embed, to_base64
 from langchain_modelscope.testing._responder import count_tokens
 from langchain_modelscope.testing._state import EmulatorState, Exchange, Task
@@ -69,42 +80,46 @@ def _check_embedding_input(
     return texts, dimension
 
 
+def _embedding_checks(
+    state: EmulatorState, ex: Exchange, info: ModelInfo
+) -> tuple[list[str], int] | Answer:
+    if not state.config.embeddings_enabled:
+        return _bad(state, ex, msg.CHOICE_EMBEDDINGS_DISABLED)
+    if info.kind != "embedding":
+        return _bad(state, ex, msg.CHOICE_NOT_EMBEDDING.format(model=ex.model))
+    encoding = ex.body.get("encoding_format")
+    if encoding not in ("float", "base64"):
+        shown = encoding if isinstance(encoding, str) else ""
+        return _bad(state, ex, msg.SHEET_ENCODING_FORMAT.format(value=shown))
+    return _check_embedding_input(state, ex, info)
+
+
 def embeddings(state: EmulatorState, ex: Exchange) -> Answer:
     """Answer one embeddings call."""
     gated = gate(state, ex)
     if isinstance(gated, Answer):
         return gated
     account, info = gated
-    model = ex.model
-    if not state.config.embeddings_enabled:
-        return state.error(400, msg.CHOICE_EMBEDDINGS_DISABLED, ex, code="invalid_model")
-    if info.kind != "embedding":
-        return state.error(
-            400, msg.CHOICE_NOT_EMBEDDING.format(model=model), ex, code="invalid_model"
-        )
-    encoding = ex.body.get("encoding_format")
-    if encoding not in ("float", "base64"):
-        shown = encoding if isinstance(encoding, str) else ""
-        return _bad(state, ex, msg.SHEET_ENCODING_FORMAT.format(value=shown))
-    checked = _check_embedding_input(state, ex, info)
+    checked = _embedding_checks(state, ex, info)
     if isinstance(checked, Answer):
-        return checked
+        return refuse(state, account, info, ex, checked)
     texts, dimension = checked
-    admitted = admit(state, account, ex)
+    admitted = admit(state, account, info, ex)
     if isinstance(admitted, Answer):
         return admitted
     if state.config.response_delay > 0:
         time.sleep(state.config.response_delay)
+    base64 = ex.body.get("encoding_format") == "base64"
     data = []
     for index, text in enumerate(texts):
         vector = embed(text, dimension)
-        encoded: Any = to_base64(vector) if encoding == "base64" else vector
+        encoded: Any = to_base64(vector) if base64 else vector
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     tokens = sum(max(count_tokens(t), 1) for t in texts)
     response = {
         "object": "list",
         "data": data,
-        "model": state.echo_model(model),
+        "model": state.echo_model(ex.model),
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
     return json_answer(response, headers=success_headers(state, admitted, False))
@@ -113,25 +128,52 @@ def embeddings(state: EmulatorState, ex: Exchange) -> Answer:
 # --------------------------------------------------------------------------- images
 
 
-def image_generation(state: EmulatorState, ex: Exchange) -> Answer:
-    """Accept an image task."""
-    gated = gate(state, ex)
-    if isinstance(gated, Answer):
-        return gated
-    account, info = gated
+_SEED_MAX = 2**31 - 1
+
+
+def _image_checks(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer | None:
+    """§1: the async header, a prompt under 2,000 characters, a size and seed in range."""
     body: dict[str, Any] = ex.body
     if info.kind != "image":
-        return state.error(
-            400, msg.CHOICE_NOT_IMAGE.format(model=ex.model), ex, code="invalid_model"
-        )
+        return _bad(state, ex, msg.CHOICE_NOT_IMAGE.format(model=ex.model))
     if ex.header("x-modelscope-async-mode").lower() != "true":
         return _bad(state, ex, msg.CHOICE_ASYNC_REQUIRED)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return _bad(state, ex, msg.CHOICE_NO_PROMPT)
-    admitted = admit(state, account, ex)
+    if len(prompt) >= 2000:
+        return _bad(state, ex, msg.CHOICE_PROMPT_TOO_LONG)
+    size = body.get("size")
+    if size is not None:
+        limit = image_size_limit(ex.model)
+        parts = size.lower().split("x") if isinstance(size, str) else []
+        sides = [int(p) for p in parts if p.isdigit()]
+        if len(parts) != 2 or len(sides) != 2 or not all(64 <= s <= limit for s in sides):
+            return _bad(state, ex, msg.CHOICE_BAD_SIZE.format(limit=limit))
+    seed = body.get("seed")
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= _SEED_MAX
+    ):
+        return _bad(state, ex, msg.CHOICE_BAD_SEED)
+    return None
+
+
+def image_generation(state: EmulatorState, ex: Exchange) -> Answer:
+    """Accept an image task: the first `SUCCEED` only means accepted (§1); one image is
+    charged (`n` is ignored)."""
+    gated = gate(state, ex)
+    if isinstance(gated, Answer):
+        return gated
+    account, info = gated
+    refused = _image_checks(state, ex, info)
+    if refused is not None:
+        return refuse(state, account, info, ex, refused)
+    admitted = admit(state, account, info, ex)
     if isinstance(admitted, Answer):
         return admitted
+    body: dict[str, Any] = ex.body
+    prompt: str = body["prompt"]
+    seed = body.get("seed")
     task = Task(
         task_id=str(uuid.uuid4()),
         token=account.token,
@@ -139,20 +181,27 @@ def image_generation(state: EmulatorState, ex: Exchange) -> Answer:
         prompt=prompt,
         created_at=state.clock.now(),
         fail=state.config.image_task_fail or msg.IMAGE_FAIL_TRIGGER.lower() in prompt.lower(),
+        seed=seed if isinstance(seed, int) else _seed_for(prompt),
     )
     with state.lock:
         state.tasks[task.task_id] = task
-    response = {"task_id": task.task_id, "request_id": ex.request_id, "task_status": "PENDING"}
+    response = {"task_id": task.task_id, "request_id": ex.request_id, "task_status": "SUCCEED"}
     return json_answer(response, headers=success_headers(state, admitted, False))
 
 
+def _seed_for(prompt: str) -> int:
+    """A stable seed when the request gave none."""
+    return int.from_bytes(prompt.encode("utf-8")[:8].ljust(8, b"\0"), "little") % _SEED_MAX
+
+
 def task(state: EmulatorState, ex: Exchange) -> Answer:
-    """Answer one poll of an image task."""
+    """Answer one poll of an image task (errors in the plural envelope, as §1 shows)."""
     account = authenticate(state, ex)
     if isinstance(account, Answer):
         return account
     if ex.header("x-modelscope-task-type") != "image_generation":
-        return _bad(state, ex, msg.CHOICE_TASK_TYPE)
+        body = {"errors": dict(msg.SHEET_TASK_NOT_FOUND), "task_status": "FAILED"}
+        return json_answer(body)
     task_id = ex.record.path[len("/v1/tasks/") :]
     with state.lock:
         found = state.tasks.get(task_id)
@@ -170,12 +219,15 @@ def task(state: EmulatorState, ex: Exchange) -> Answer:
         pending = polls <= config.image_task_polls
     if pending:
         response["task_status"] = states[(polls - 1) % len(states)]
+        if response["task_status"] == "PROCESSING":
+            response["outputs"] = {}
     elif found.fail:
         response["task_status"] = "FAILED"
-        response["errors"] = {"code": "GenerationFailed", "message": msg.CHOICE_TASK_FAILED}
+        response["errors"] = dict(msg.SHEET_TASK_FAILED)
     else:
         response["task_status"] = "SUCCEED"
         response["output_images"] = [f"{state.root_url}/_emulator/images/{task_id}.png"]
+        response["seed"] = found.seed
     return json_answer(response)
 
 
@@ -198,7 +250,7 @@ def _entry(info: ModelInfo) -> dict[str, Any]:
 
 
 def _listed(state: EmulatorState, info: ModelInfo) -> bool:
-    if info.retired:
+    if info.retired_under(state.config.points):
         return False
     if info.kind == "image":
         return state.config.list_image_models

@@ -13,18 +13,20 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from langchain_modelscope.testing import _admin, _chat, _media
+from langchain_modelscope.testing import _accounts, _admin, _chat, _media
 from langchain_modelscope.testing import _messages as msg
 from langchain_modelscope.testing._accounts import RATELIMIT_HEADERS
 from langchain_modelscope.testing._catalogue import (
     ModelInfo,
     ModelKind,
+    RetiredStyle,
     ThinkingMode,
     base_model_id,
 )
@@ -44,18 +46,23 @@ from langchain_modelscope.testing._state import (
 )
 from langchain_modelscope.testing._types import (
     DEFAULT_TOKEN,
+    GRANT_LIFETIME,
     STREAM_FAULT_KINDS,
     AccountState,
     EmulatorClock,
     EmulatorConfig,
     Fault,
     RecordedRequest,
+    Regime,
     ScriptedReply,
     utc8_day,
 )
 from langchain_modelscope.testing._wire import Answer, Outcome, Reset, Stream, json_bytes
 
-__all__ = ["RATELIMIT_HEADERS", "REQUEST_ID_HEADER", "ModelScopeEmulator"]
+__all__ = ["BALANCE_PATH", "RATELIMIT_HEADERS", "REQUEST_ID_HEADER", "ModelScopeEmulator"]
+
+#: the free points-balance endpoint, on the emulator's own origin (the site's path, §2a)
+BALANCE_PATH = "/openapi/v1/magicubes/balance"
 
 _Handler = Callable[[EmulatorState, Exchange], Outcome]
 
@@ -67,6 +74,7 @@ _ROUTES: tuple[tuple[str, str, _Handler], ...] = (
     ("POST", "/v1/embeddings", _media.embeddings),
     ("POST", "/v1/images/generations", _media.image_generation),
     ("GET", "/v1/tasks/", _media.task),
+    ("GET", BALANCE_PATH, _accounts.balance),
 )
 
 _MALFORMED = b'{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"ind'
@@ -95,11 +103,16 @@ class ModelScopeEmulator:
         port: int = 0,
         config: EmulatorConfig | None = None,
         token: str = DEFAULT_TOKEN,
+        regime: Regime | None = None,
     ) -> None:
+        """`regime` ("points" or "daily") overrides the config's, when given."""
         self._host = host
         self._port = port
         self._token = token
-        self._state = EmulatorState(config if config is not None else EmulatorConfig(), token)
+        config = config if config is not None else EmulatorConfig()
+        if regime is not None:
+            config.update({"regime": regime})
+        self._state = EmulatorState(config, token)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -195,8 +208,12 @@ class ModelScopeEmulator:
         daily_limit: int | None = None,
         model_daily_limit: int | None = None,
         model_limits: dict[str, int] | None = None,
+        points: float | None = None,
     ) -> str:
-        """Create (or replace) an account; returns its token (`ms-<uuid4>` when not given)."""
+        """Create (or replace) an account; returns its token (`ms-<uuid4>` when not given).
+
+        `points`: its first grant in the points regime (None: `config.default_grant`).
+        """
         if state not in ("valid", "unbound", "unverified"):
             raise ValueError(f"unknown account state: {state!r}")
         token = token or f"ms-{uuid.uuid4()}"
@@ -207,8 +224,38 @@ class ModelScopeEmulator:
                 daily_limit=daily_limit,
                 model_daily_limit=model_daily_limit,
                 model_limits=dict(model_limits or {}),
+                initial_points=points,
             )
         return token
+
+    def _account(self, token: str) -> Account:
+        with self._state.lock:
+            account = self._state.accounts.get(token)
+        if account is None:
+            raise ValueError("no account with that token (add it with add_account)")
+        return account
+
+    def grant_points(
+        self, token: str, amount: float, *, expires_in: timedelta = GRANT_LIFETIME
+    ) -> None:
+        """Grant `amount` points to the account, expiring `expires_in` from now (emulator clock)."""
+        _accounts.grant(self._state, self._account(token), amount, expires_in)
+
+    def set_balance(self, token: str, amount: float) -> None:
+        """Replace all the account's grants by one grant of `amount` (expiring in 24 h)."""
+        _accounts.set_balance(self._state, self._account(token), amount)
+
+    def points(self, token: str) -> float:
+        """The account's available balance (points not frozen by calls in flight)."""
+        return _accounts.available(self._state, self._account(token))
+
+    def throttle(
+        self, token: str, model: str, seconds: float, *, let_through_every: int | None = None
+    ) -> None:
+        """Open a throttle window on (token, model) for `seconds` of emulator clock: calls get
+        429 "We have to rate limit you for model ..." except every `let_through_every`-th one.
+        `seconds=0` closes it."""
+        _accounts.open_window(self._state, token, model, seconds, let_through_every)
 
     def set_usage(self, token: str, model: str | None, used: int) -> None:
         """Set today's call counter of an account (`model=None`) or of (account, model)."""
@@ -254,11 +301,17 @@ class ModelScopeEmulator:
                 id=model_id, kind=kind, thinking=thinking, tools=tools, dimension=dimension
             )
 
-    def retire_model(self, model_id: str) -> None:
-        """Keep the id known but unserved: calls answer 400 "Model id has no provider supported"."""
+    def retire_model(self, model_id: str, *, style: RetiredStyle = "no_provider") -> None:
+        """Keep the id known but unserved: calls answer 400 "Model id : X , has no provider
+        supported" (the daily regime: the 2025 text), or with `style="balance_1008"` the 429
+        "insufficient balance (1008)"."""
+        if style not in ("no_provider", "balance_1008"):
+            raise ValueError(f"unknown retired style: {style!r}")
         with self._state.lock:
             info = self._state.models.get(model_id) or ModelInfo(id=model_id)
-            self._state.models[model_id] = dataclasses.replace(info, retired=True)
+            self._state.models[model_id] = dataclasses.replace(
+                info, retired=True, retired_style=style
+            )
 
     def remove_model(self, model_id: str) -> None:
         """Forget a model: calls answer 400 "Invalid model id"."""
@@ -277,15 +330,22 @@ class ModelScopeEmulator:
             return [dataclasses.replace(r) for r in self._state.log]
 
     def requests_for(
-        self, *, model: str | None = None, token: str | None = None, path: str | None = None
+        self,
+        *,
+        model: str | None = None,
+        token: str | None = None,
+        path: str | None = None,
+        billable: bool | None = None,
     ) -> list[RecordedRequest]:
-        """The log filtered by model (a base id also matches its `:Provider` forms), token, path."""
+        """The log filtered by model (a base id also matches its `:Provider` forms), token,
+        path, and whether the call cost the account (`RecordedRequest.billable`)."""
         return [
             r
             for r in self.requests
             if model_matches(model, r.model)
             and (token is None or r.token == token)
             and path_matches(path, r.path)
+            and (billable is None or r.billable == billable)
         ]
 
     def clear_log(self) -> None:
@@ -375,9 +435,7 @@ class ModelScopeEmulator:
                 state.max_in_flight[key] = max(state.max_in_flight.get(key, 0), count)
                 record.concurrency = count
             state.log.append(record)
-        ex = Exchange(record=record)
-        ex.active.extend(("in_flight", key) for key in keys)
-        return ex
+        return Exchange(record=record, in_flight=keys)
 
     def _close(self, ex: Exchange, status: int) -> None:
         """Book the call as done: status and end time (last write wins), slots released once."""
@@ -388,11 +446,11 @@ class ModelScopeEmulator:
             if ex.finished:
                 return
             ex.finished = True
+            for key in ex.in_flight:
+                state.in_flight[key] = state.in_flight.get(key, 1) - 1
             for slot in ex.active:
-                if isinstance(slot, tuple) and slot[0] == "in_flight":
-                    state.in_flight[slot[1]] = state.in_flight.get(slot[1], 1) - 1
-                else:
-                    state.active[slot] = state.active.get(slot, 1) - 1
+                state.active[slot] = state.active.get(slot, 1) - 1
+            _accounts.release(state, ex)
 
     def _take_fault(self, ex: Exchange) -> Fault | None:
         record = ex.record
@@ -433,6 +491,8 @@ class ModelScopeEmulator:
             return Reset()
         if fault.kind == "status":
             return self._fault_answer(fault, ex)
+        if fault.kind == "sheet":
+            return self._state.sheet_answer(fault.message, ex, dict(fault.headers))
         if fault.kind == "malformed_json":
             return Answer(200, _MALFORMED)
         if fault.kind == "slow_first_byte":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from langchain_modelscope.testing import _messages as msg
 from langchain_modelscope.testing._catalogue import DEFAULT_MODELS, ModelInfo, base_model_id
 from langchain_modelscope.testing._types import (
     AccountState,
@@ -27,14 +28,38 @@ from langchain_modelscope.testing._wire import Answer, json_bytes
 
 
 @dataclass
+class Grant:
+    """Points granted at once; what is left of them, and when they expire."""
+
+    amount: float
+    expires_at: datetime
+
+
+@dataclass
 class Account:
-    """One token's account: its state and its own daily limits (None: the config's)."""
+    """One token's account: its state, its own daily limits (None: the config's), its points.
+
+    `grants` is None until the account is first used in the points regime, when it gets
+    `initial_points` (None: the config's `default_grant`) expiring 24 h later.
+    """
 
     token: str
     state: AccountState = "valid"
     daily_limit: int | None = None
     model_daily_limit: int | None = None
     model_limits: dict[str, int] = field(default_factory=dict)
+    initial_points: float | None = None
+    grants: list[Grant] | None = None
+    frozen: float = 0.0
+
+
+@dataclass
+class Window:
+    """A throttle window on (token, model): closed at `until`; every k-th call gets through."""
+
+    until: datetime
+    let_through_every: int | None = None
+    refused: int = 0
 
 
 @dataclass
@@ -47,6 +72,7 @@ class Task:
     prompt: str
     created_at: datetime
     fail: bool
+    seed: int = 0
     polls: int = 0
 
 
@@ -78,15 +104,19 @@ def path_matches(wanted: str | None, requested: str) -> bool:
 class Exchange:
     """One API call in flight: its log record and what it holds until it finishes.
 
-    `active` lists the concurrency slots it occupies; `stream_fault` is applied to its
-    stream, if it answers with one.
+    `in_flight` and `active` list the counters it occupies (all requests / admitted calls),
+    `held_points` the points frozen on `account` until it ends; `stream_fault` is applied to
+    its stream, if it answers with one.
     """
 
     record: RecordedRequest
+    in_flight: list[str | None] = field(default_factory=list)
     active: list[Any] = field(default_factory=list)
     stream_fault: Fault | None = None
     slow: float = 0.0
     finished: bool = False
+    account: Account | None = None
+    held_points: float = 0.0
 
     @property
     def body(self) -> Any:
@@ -142,6 +172,7 @@ class EmulatorState:
         self.in_flight: dict[str | None, int] = {}
         self.max_in_flight: dict[str | None, int] = {}
         self.active: dict[Any, int] = {}
+        self.throttles: dict[tuple[str, str], Window] = {}
 
     def reset(self) -> None:
         """Everything as at creation (the clock included)."""
@@ -152,6 +183,7 @@ class EmulatorState:
             self.log.clear()
             self.tasks.clear()
             self.max_in_flight.clear()
+            self.throttles.clear()
             self.accounts = copy.deepcopy(self.initial_accounts)
             self.models = {m.id: m for m in DEFAULT_MODELS}
             fresh = copy.deepcopy(self.initial_config)
@@ -177,7 +209,7 @@ class EmulatorState:
     ) -> Answer:
         """An error answer in the configured envelope (the tasks endpoint: always plural)."""
         plural = ex.record.path.startswith("/v1/tasks/")
-        envelope = "errors" if plural else self.config.error_envelope
+        envelope = "errors" if plural else self.config.resolved_envelope
         body: dict[str, Any]
         if envelope == "errors":
             inner: dict[str, Any] = {"message": message, "request_id": ex.request_id}
@@ -190,3 +222,37 @@ class EmulatorState:
                 "request_id": ex.request_id,
             }
         return Answer(status, json_bytes(body), dict(headers or {}))
+
+    def sheet_answer(
+        self, name: str, ex: Exchange, headers: dict[str, str] | None = None
+    ) -> Answer:
+        """The §3 body called `name`, for the requested model."""
+        sheet = msg.SHEET_BODIES[name]
+        if name == "no_body":
+            return Answer(sheet.status, b"", dict(headers or {}))
+        if name in ("null_choices", "empty_content"):
+            return Answer(200, json_bytes(empty_body(self, ex, name == "null_choices")))
+        if sheet.fixed is not None:
+            body = {"error": dict(sheet.fixed), "request_id": ex.request_id}
+            return Answer(sheet.status, json_bytes(body), dict(headers or {}))
+        text = sheet.message.format(model=ex.model)
+        return self.error(
+            sheet.status, text, ex, code=sheet.code, type_=sheet.type, headers=headers
+        )
+
+
+def empty_body(state: EmulatorState, ex: Exchange, null_choices: bool) -> dict[str, Any]:
+    """The two empty 200s of §3: `choices: null` (json_schema quirk) or empty content."""
+    zero = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    model = state.echo_model(ex.model)
+    if null_choices:
+        return {"id": "", "model": model, **msg.QUIRK_FIELDS, "usage": zero}
+    message = {"role": "assistant", "content": ""}
+    return {
+        "id": f"chatcmpl-{ex.request_id.replace('-', '')}",
+        "object": "chat.completion",
+        "created": int(state.clock.now().timestamp()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+        "usage": zero,
+    }
