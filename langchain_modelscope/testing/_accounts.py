@@ -9,6 +9,9 @@ spent from the grant closest to expiry; failed calls after the model is known co
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -292,6 +295,36 @@ _MODEL_QUOTA_BODIES = {
 
 def _model_quota_error(state: EmulatorState, ex: Exchange, headers: dict[str, str]) -> Answer:
     return state.sheet_answer(_MODEL_QUOTA_BODIES[state.config.quota_error_style], ex, headers)
+
+
+@dataclass
+class Admitted:
+    """A call that passed every check: whose it is, which model, its quota headers."""
+
+    account: Account
+    info: ModelInfo
+    quota: dict[str, str]
+
+
+Check = Callable[[EmulatorState, Exchange, ModelInfo], "Answer | None"]
+
+
+def admit_call(state: EmulatorState, ex: Exchange, check: Check) -> Admitted | Answer:
+    """The pipeline every billable endpoint runs: gate, the endpoint's `check` (its 400s,
+    billed by `refuse`), `admit`, then the configured `response_delay`."""
+    gated = gate(state, ex)
+    if isinstance(gated, Answer):
+        return gated
+    account, info = gated
+    refused = check(state, ex, info)
+    if refused is not None:
+        return refuse(state, account, info, ex, refused)
+    quota = admit(state, account, info, ex)
+    if isinstance(quota, Answer):
+        return quota
+    if state.config.response_delay > 0:
+        time.sleep(state.config.response_delay)
+    return Admitted(account, info, quota)
 
 
 def success_headers(state: EmulatorState, quota: dict[str, str], streamed: bool) -> dict[str, str]:

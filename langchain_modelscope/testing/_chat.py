@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from langchain_modelscope.testing import _messages as msg
-from langchain_modelscope.testing._accounts import admit, gate, refuse, success_headers
+from langchain_modelscope.testing._accounts import admit_call, success_headers
 from langchain_modelscope.testing._catalogue import ModelInfo
 from langchain_modelscope.testing._responder import (
     Generated,
@@ -58,22 +57,14 @@ def _forces_a_tool(body: dict[str, Any]) -> bool:
 
 def chat(state: EmulatorState, ex: Exchange) -> Outcome:
     """Answer one chat call."""
-    gated = gate(state, ex)
-    if isinstance(gated, Answer):
-        return gated
-    account, info = gated
-    refused = _check(state, ex, info)
-    if refused is not None:
-        return refuse(state, account, info, ex, refused)
-    admitted = admit(state, account, info, ex)
+    admitted = admit_call(state, ex, _check)
     if isinstance(admitted, Answer):
         return admitted
+    info = admitted.info
     body: dict[str, Any] = ex.body
     config = state.config
-    if config.response_delay > 0:
-        time.sleep(config.response_delay)
     streamed = body.get("stream") is True
-    headers = success_headers(state, admitted, streamed)
+    headers = success_headers(state, admitted.quota, streamed)
     response_format = body.get("response_format")
     if (
         config.json_schema_quirk
@@ -206,6 +197,7 @@ def _stream_events(
             delta[name] = None
         return delta
 
+    nulls = config.resolved_null_delta_fields
     placeholder = (
         {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         if config.resolved_usage_placeholders
@@ -222,6 +214,9 @@ def _stream_events(
             if delta is None
             else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
+        if delta is not None and nulls:
+            for name in ("role", "tool_calls", "function_calls"):
+                delta.setdefault(name, None)
         if placeholder is not None and delta is not None:
             chunk["usage"] = placeholder
         chunk.update(extra)
@@ -236,28 +231,17 @@ def _stream_events(
     for piece in split_stream_pieces(gen.content, gen.chunk_size):
         delta: dict[str, Any] = {"content": piece}
         yield event(unused(delta, field_name) if thinking else delta)
+    bare = config.bare_tool_call_deltas
+
+    def call_delta(index: int, part: dict[str, Any]) -> dict[str, Any]:
+        return {"tool_calls": [part if bare else {"index": index, **part}]}
+
     for index, tc in enumerate(gen.tool_calls):
-        yield event(
-            {
-                "tool_calls": [
-                    {
-                        "index": index,
-                        "id": tc.id,
-                        "type": "function",
-                        "function": {"name": tc.name, "arguments": ""},
-                    }
-                ]
-            }
-        )
+        head: dict[str, Any] = {"type": "function", "function": {"name": tc.name, "arguments": ""}}
+        yield event(call_delta(index, head if bare else {"id": tc.id, **head}))
         args = tc.arguments
         for start in range(0, len(args), 16):
-            yield event(
-                {
-                    "tool_calls": [
-                        {"index": index, "function": {"arguments": args[start : start + 16]}}
-                    ]
-                }
-            )
+            yield event(call_delta(index, {"function": {"arguments": args[start : start + 16]}}))
     options = body.get("stream_options")
     wants_usage = config.stream_usage_always or (
         config.include_usage_in_stream

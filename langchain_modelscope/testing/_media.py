@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from langchain_modelscope.testing import _messages as msg
-from langchain_modelscope.testing._accounts import (
-    admit,
-    authenticate,
-    gate,
-    refuse,
-    success_headers,
-)
+from langchain_modelscope.testing._accounts import admit_call, authenticate, success_headers
 from langchain_modelscope.testing._catalogue import (
     CATALOGUE_CREATED,
     ModelInfo,
@@ -47,9 +40,7 @@ def _texts(raw_input: Any) -> list[str] | None:
     return None
 
 
-def _check_embedding_input(
-    state: EmulatorState, ex: Exchange, info: ModelInfo
-) -> tuple[list[str], int] | Answer:
+def _check_embedding_input(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer | None:
     config = state.config
     body: dict[str, Any] = ex.body
     texts = _texts(body.get("input"))
@@ -67,22 +58,21 @@ def _check_embedding_input(
             return _bad(
                 state, ex, msg.CHOICE_INPUT_TOO_LONG.format(index=index, words=words, limit=limit)
             )
-    dimension = info.dimension
     wanted = body.get("dimensions")
-    if config.honour_dimensions and wanted is not None:
-        if (
+    if (
+        config.honour_dimensions
+        and wanted is not None
+        and (
             not isinstance(wanted, int)
             or isinstance(wanted, bool)
             or not 1 <= wanted <= info.dimension
-        ):
-            return _bad(state, ex, msg.CHOICE_BAD_DIMENSIONS.format(limit=info.dimension))
-        dimension = wanted
-    return texts, dimension
+        )
+    ):
+        return _bad(state, ex, msg.CHOICE_BAD_DIMENSIONS.format(limit=info.dimension))
+    return None
 
 
-def _embedding_checks(
-    state: EmulatorState, ex: Exchange, info: ModelInfo
-) -> tuple[list[str], int] | Answer:
+def _embedding_checks(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer | None:
     if not state.config.embeddings_enabled:
         return _bad(state, ex, msg.CHOICE_EMBEDDINGS_DISABLED)
     if info.kind != "embedding":
@@ -96,20 +86,16 @@ def _embedding_checks(
 
 def embeddings(state: EmulatorState, ex: Exchange) -> Answer:
     """Answer one embeddings call."""
-    gated = gate(state, ex)
-    if isinstance(gated, Answer):
-        return gated
-    account, info = gated
-    checked = _embedding_checks(state, ex, info)
-    if isinstance(checked, Answer):
-        return refuse(state, account, info, ex, checked)
-    texts, dimension = checked
-    admitted = admit(state, account, info, ex)
+    admitted = admit_call(state, ex, _embedding_checks)
     if isinstance(admitted, Answer):
         return admitted
-    if state.config.response_delay > 0:
-        time.sleep(state.config.response_delay)
-    base64 = ex.body.get("encoding_format") == "base64"
+    body: dict[str, Any] = ex.body
+    texts = _texts(body.get("input")) or []
+    wanted = body.get("dimensions")
+    dimension: int = admitted.info.dimension
+    if state.config.honour_dimensions and isinstance(wanted, int):
+        dimension = wanted
+    base64 = body.get("encoding_format") == "base64"
     data = []
     for index, text in enumerate(texts):
         vector = embed(text, dimension)
@@ -122,7 +108,7 @@ def embeddings(state: EmulatorState, ex: Exchange) -> Answer:
         "model": state.echo_model(ex.model),
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-    return json_answer(response, headers=success_headers(state, admitted, False))
+    return json_answer(response, headers=success_headers(state, admitted.quota, False))
 
 
 # --------------------------------------------------------------------------- images
@@ -161,14 +147,7 @@ def _image_checks(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer
 def image_generation(state: EmulatorState, ex: Exchange) -> Answer:
     """Accept an image task: the first `SUCCEED` only means accepted (§1); one image is
     charged (`n` is ignored)."""
-    gated = gate(state, ex)
-    if isinstance(gated, Answer):
-        return gated
-    account, info = gated
-    refused = _image_checks(state, ex, info)
-    if refused is not None:
-        return refuse(state, account, info, ex, refused)
-    admitted = admit(state, account, info, ex)
+    admitted = admit_call(state, ex, _image_checks)
     if isinstance(admitted, Answer):
         return admitted
     body: dict[str, Any] = ex.body
@@ -176,7 +155,7 @@ def image_generation(state: EmulatorState, ex: Exchange) -> Answer:
     seed = body.get("seed")
     task = Task(
         task_id=str(uuid.uuid4()),
-        token=account.token,
+        token=admitted.account.token,
         model=ex.model,
         prompt=prompt,
         created_at=state.clock.now(),
@@ -186,7 +165,7 @@ def image_generation(state: EmulatorState, ex: Exchange) -> Answer:
     with state.lock:
         state.tasks[task.task_id] = task
     response = {"task_id": task.task_id, "request_id": ex.request_id, "task_status": "SUCCEED"}
-    return json_answer(response, headers=success_headers(state, admitted, False))
+    return json_answer(response, headers=success_headers(state, admitted.quota, False))
 
 
 def _seed_for(prompt: str) -> int:

@@ -81,6 +81,11 @@ class EmulatorConfig:
     empty_on_required_tool_choice: bool = False
     #: zero `usage` on every streamed delta (None: in the points regime, as observed 2026-10)
     usage_placeholders: bool | None = None
+    #: `role`, `tool_calls`, `function_calls` sent as null in deltas that do not use them
+    #: (None: in the points regime, as observed 2026-10)
+    null_delta_fields: bool | None = None
+    #: streamed tool-call deltas without `index` and `id` (reported; keep to one call)
+    bare_tool_call_deltas: bool = False
     #: calls per UTC+8 day for an account (all models together)
     account_daily_limit: int = 2000
     #: calls per UTC+8 day for one (account, model), unless `model_limits` names the model
@@ -161,7 +166,7 @@ class EmulatorConfig:
 
     @property
     def resolved_envelope(self) -> ErrorEnvelope:
-        """The error envelope in force."""
+        """The error envelope in force: the 2026 one in the points regime."""
         if self.error_envelope is not None:
             return self.error_envelope
         return "error" if self.points else "errors"
@@ -169,9 +174,12 @@ class EmulatorConfig:
     @property
     def resolved_usage_placeholders(self) -> bool:
         """Whether streamed deltas carry a zero `usage`."""
-        if self.usage_placeholders is not None:
-            return self.usage_placeholders
-        return self.points
+        return self.points if self.usage_placeholders is None else self.usage_placeholders
+
+    @property
+    def resolved_null_delta_fields(self) -> bool:
+        """Whether unused delta fields are sent as null."""
+        return self.points if self.null_delta_fields is None else self.null_delta_fields
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy, for the admin endpoint and the CLI."""

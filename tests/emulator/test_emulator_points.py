@@ -334,17 +334,44 @@ def test_zero_usage_placeholders_and_final_usage(client: httpx.Client) -> None:
     assert last["usage"]["total_tokens"] > 0
 
 
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+
+
+def test_null_delta_fields_and_bare_tool_call_deltas(
+    emu: ModelScopeEmulator, client: httpx.Client
+) -> None:
+    first, second, *_ = stream_chunks(client)
+    assert first["choices"][0]["delta"]["role"] == "assistant"
+    assert second["choices"][0]["delta"] == {
+        "content": second["choices"][0]["delta"]["content"],
+        "role": None,
+        "tool_calls": None,
+        "function_calls": None,
+    }
+    emu.config.bare_tool_call_deltas = True
+    chunks = stream_chunks(client, tools=[WEATHER], tool_choice="required")
+    parts = [
+        part
+        for chunk in chunks
+        if chunk["choices"]
+        for part in chunk["choices"][0]["delta"].get("tool_calls") or []
+    ]
+    assert parts
+    assert all("index" not in part and "id" not in part for part in parts)
+    emu.config.null_delta_fields = False
+    assert "role" not in stream_chunks(client)[1]["choices"][0]["delta"]
+
+
 def test_empty_answer_to_required_tool_choice(
     emu: ModelScopeEmulator, client: httpx.Client
 ) -> None:
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
-    forced = {"tools": [tool], "tool_choice": "required"}
+    forced = {"tools": [WEATHER], "tool_choice": "required"}
     assert chat(client, **forced).json()["choices"][0]["message"].get("tool_calls")
     emu.config.empty_on_required_tool_choice = True
     message = chat(client, **forced).json()["choices"][0]["message"]
     assert message["content"] == ""
     assert "tool_calls" not in message
-    assert chat(client, tools=[tool], tool_choice="auto").status_code == 200
+    assert chat(client, tools=[WEATHER], tool_choice="auto").status_code == 200
 
 
 # ----------------------------------------------------------------- throttle windows
@@ -483,3 +510,5 @@ def test_remote_points_and_throttle(emu: ModelScopeEmulator, client: httpx.Clien
     assert set(RATELIMIT_HEADERS) <= set(chat(client, LIGHT, enable_thinking=False).headers)
     remote.retire_model(LIGHT, style="balance_1008")
     assert chat(client, LIGHT).status_code == 429
+    remote.queue_fault(Fault.sheet("upstream_cap"))
+    assert chat(client).json()["error"]["code"] == "too_many_requests"
