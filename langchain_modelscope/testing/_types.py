@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
+from langchain_modelscope.testing._messages import SHEET_BODIES
+
 #: ModelScope's quotas roll over at 00:00 in this zone (China Standard Time, no DST).
 UTC8 = timezone(timedelta(hours=8), name="UTC+08:00")
 
@@ -405,8 +407,6 @@ class Fault:
     def sheet(cls, name: str) -> Fault:
         """Answer with the facts sheet's §3 body called `name` (see `SHEET_BODY_NAMES`),
         with the requested model inside and in the configured envelope."""
-        from langchain_modelscope.testing._messages import SHEET_BODIES
-
         if name not in SHEET_BODIES:
             known = ", ".join(sorted(SHEET_BODIES))
             raise ValueError(f"unknown sheet body {name!r}; known: {known}")

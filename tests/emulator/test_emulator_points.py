@@ -143,6 +143,17 @@ def test_failed_calls_cost_points_unless_switched_off(
     assert not emu.requests[-1].billable
 
 
+def test_billable_in_the_daily_regime_means_counted(
+    emu: ModelScopeEmulator, client: httpx.Client
+) -> None:
+    emu.config.regime = "daily"
+    assert chat(client).status_code == 200
+    assert chat(client, "Qwen/Qwen3-32B").status_code == 400  # not counted in this regime
+    assert [r.billable for r in emu.requests] == [True, False]
+    assert [r.points for r in emu.requests] == [0, 0]
+    assert emu.points(emu.token) == 200
+
+
 def test_provider_suffix_calls_cost_no_points(
     emu: ModelScopeEmulator, client: httpx.Client
 ) -> None:
