@@ -82,7 +82,12 @@ def bench_fallback(sizes: Sizes) -> BenchResult:
         ],
         params={"calls": n, "primary": PRIMARY, "fallback": BACKUP},
     )
-    config = {"account_daily_limit": 10**9, "model_daily_limit": 10**9, "model_limits": {}}
+    config = {
+        "regime": "daily",
+        "account_daily_limit": 10**9,
+        "model_daily_limit": 10**9,
+        "model_limits": {},
+    }
     argv = ["langchain_modelscope.testing", "--port", "0", "--config-json", json.dumps(config)]
     with server_process(argv, label="the emulator") as url, quiet("langchain_modelscope"):
         from langchain_modelscope.fallback import FallbackChatModel

@@ -125,7 +125,7 @@ def move_past_reset(clock: EmulatorClock, ledger: QuotaLedger, chain: FallbackCh
 def offline(rt: _runtime.Runtime, emulator: ModelScopeEmulator) -> None:
     # A second emulator stands in for another OpenAI-compatible provider (DashScope, DeepSeek,
     # OpenRouter...): its own token, and a model id of its own.
-    other = ModelScopeEmulator(token="sk-other-provider-0000000000000001").start()
+    other = ModelScopeEmulator(token="sk-other-provider-0000000000000001", regime="daily").start()
     other.add_model(OTHER_MODEL)
     main_token, backup = rt.api_key, _runtime.backup_token(rt)
     assert backup is not None

@@ -133,7 +133,7 @@ def setup() -> Runtime:
         # Imported here: online runs never load the emulator.
         from langchain_modelscope.testing import ModelScopeEmulator
 
-        emulator = ModelScopeEmulator().start()
+        emulator = ModelScopeEmulator(regime="daily").start()
         atexit.register(emulator.stop)
         token = SecretStr(emulator.token)
         _runtime = Runtime(True, emulator.base_url, token, "emulator", emulator)

@@ -17,14 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_modelscope.testing._catalogue import DEFAULT_MODELS, ModelInfo
+    from langchain_modelscope.testing._messages import SHEET_BODY_NAMES
     from langchain_modelscope.testing._remote import EmulatorRemote, EmulatorRemoteError
     from langchain_modelscope.testing._server import (
+        BALANCE_PATH,
         RATELIMIT_HEADERS,
         REQUEST_ID_HEADER,
         ModelScopeEmulator,
     )
     from langchain_modelscope.testing._types import (
         DEFAULT_TOKEN,
+        TIER_POINTS,
         UTC8,
         EmulatorClock,
         EmulatorConfig,
@@ -40,6 +43,9 @@ _WHERE = {
     "ModelInfo": "_catalogue",
     "EmulatorRemote": "_remote",
     "EmulatorRemoteError": "_remote",
+    "SHEET_BODY_NAMES": "_messages",
+    "BALANCE_PATH": "_server",
+    "TIER_POINTS": "_types",
     "RATELIMIT_HEADERS": "_server",
     "REQUEST_ID_HEADER": "_server",
     "ModelScopeEmulator": "_server",
@@ -55,10 +61,13 @@ _WHERE = {
 }
 
 __all__ = [
+    "BALANCE_PATH",
     "DEFAULT_MODELS",
     "DEFAULT_TOKEN",
     "RATELIMIT_HEADERS",
     "REQUEST_ID_HEADER",
+    "SHEET_BODY_NAMES",
+    "TIER_POINTS",
     "UTC8",
     "EmulatorClock",
     "EmulatorConfig",

@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         "--config-json", default=None, help="EmulatorConfig fields as a JSON object"
     )
     parser.add_argument(
+        "--regime",
+        choices=("points", "daily"),
+        default=None,
+        help="quota regime: points (the service since 2026, default) or daily (the counters)",
+    )
+    parser.add_argument(
         "--ready-file", default=None, help="write the base URL to this file once listening"
     )
     return parser
@@ -44,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"modelscope-emulator: bad --config-json: {exc}", file=sys.stderr)
         return 2
-    emulator = ModelScopeEmulator(host=args.host, port=args.port, config=config, token=args.token)
+    emulator = ModelScopeEmulator(
+        host=args.host, port=args.port, config=config, token=args.token, regime=args.regime
+    )
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

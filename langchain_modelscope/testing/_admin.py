@@ -9,8 +9,8 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from langchain_modelscope.testing._server import _Answer, _json_bytes
 from langchain_modelscope.testing._types import Fault, ScriptedReply
+from langchain_modelscope.testing._wire import Answer, json_bytes
 
 if TYPE_CHECKING:
     from langchain_modelscope.testing._server import ModelScopeEmulator
@@ -20,8 +20,8 @@ class _BadRequestError(Exception):
     """A malformed admin call."""
 
 
-def _ok(data: Any) -> _Answer:
-    return _Answer(200, _json_bytes(data))
+def _ok(data: Any) -> Answer:
+    return Answer(200, json_bytes(data))
 
 
 def _payload(raw: bytes) -> dict[str, Any]:
@@ -38,28 +38,32 @@ def _payload(raw: bytes) -> dict[str, Any]:
 
 def handle_admin(
     emulator: ModelScopeEmulator, method: str, path: str, query: dict[str, str], raw: bytes
-) -> _Answer:
+) -> Answer:
     """Route one admin call; errors come back as 400 `{"error": message}`."""
     try:
         return _route(emulator, method, path.rstrip("/"), query, raw)
     except (_BadRequestError, ValueError, TypeError, KeyError) as exc:
-        return _Answer(400, _json_bytes({"error": str(exc) or type(exc).__name__}))
+        return Answer(400, json_bytes({"error": str(exc) or type(exc).__name__}))
 
 
 def _route(
     emu: ModelScopeEmulator, method: str, path: str, query: dict[str, str], raw: bytes
-) -> _Answer:
+) -> Answer:
     name = path[len("/_emulator/") :] if path.startswith("/_emulator/") else ""
     if name.startswith("images/") and method == "GET":
         image = emu.image_bytes(name[len("images/") :].removesuffix(".png"))
         if image is None:
-            return _Answer(404, _json_bytes({"error": "no such image"}))
-        return _Answer(200, image, content_type="image/png")
+            return Answer(404, json_bytes({"error": "no such image"}))
+        return Answer(200, image, content_type="image/png")
     if name == "health" and method == "GET":
         return _ok({"ok": True, "base_url": emu.base_url, "token": emu.token})
     if name == "requests" and method == "GET":
+        billable = query.get("billable")
         records = emu.requests_for(
-            model=query.get("model"), token=query.get("token"), path=query.get("path")
+            model=query.get("model"),
+            token=query.get("token"),
+            path=query.get("path"),
+            billable=None if billable is None else billable == "true",
         )
         return _ok([r.to_dict() for r in records])
     if name == "max_in_flight" and method == "GET":
@@ -70,6 +74,8 @@ def _route(
         return _ok({"now": emu.clock.now().isoformat(), "frozen": emu.clock.frozen})
     if name == "usage" and method == "GET":
         return _ok({"used": emu.usage(query["token"], query.get("model"))})
+    if name == "points" and method == "GET":
+        return _ok({"points": emu.points(query["token"])})
     if method != "POST":
         raise _BadRequestError(f"unknown admin endpoint: {method} {path}")
     data = _payload(raw)
@@ -103,8 +109,22 @@ def _route(
             daily_limit=data.get("daily_limit"),
             model_daily_limit=data.get("model_daily_limit"),
             model_limits=data.get("model_limits"),
+            points=data.get("points"),
         )
         return _ok({"token": token})
+    elif name == "points/grant":
+        expires = timedelta(seconds=float(data.get("expires_in_seconds", 86400)))
+        emu.grant_points(data["token"], float(data["amount"]), expires_in=expires)
+    elif name == "points/set":
+        emu.set_balance(data["token"], float(data["amount"]))
+    elif name == "throttle":
+        every = data.get("let_through_every")
+        emu.throttle(
+            data["token"],
+            data["model"],
+            float(data["seconds"]),
+            let_through_every=None if every is None else int(every),
+        )
     elif name == "usage":
         emu.set_usage(data["token"], data.get("model"), int(data["used"]))
     elif name == "config":
@@ -119,7 +139,7 @@ def _route(
             dimension=int(data.get("dimension", 0)),
         )
     elif name == "models/retire":
-        emu.retire_model(data["id"])
+        emu.retire_model(data["id"], style=data.get("style", "no_provider"))
     elif name == "models/remove":
         emu.remove_model(data["id"])
     else:

@@ -100,10 +100,16 @@ class EmulatorRemote:
         return datetime.fromisoformat(self._call("GET", "clock")["now"])
 
     def requests(
-        self, *, model: str | None = None, token: str | None = None, path: str | None = None
+        self,
+        *,
+        model: str | None = None,
+        token: str | None = None,
+        path: str | None = None,
+        billable: bool | None = None,
     ) -> list[RecordedRequest]:
         """The request log (filtered like `requests_for`)."""
-        data = self._call("GET", "requests", model=model, token=token, path=path)
+        flag = None if billable is None else str(billable).lower()
+        data = self._call("GET", "requests", model=model, token=token, path=path, billable=flag)
         return [RecordedRequest.from_dict(item) for item in data]
 
     def clear_log(self) -> None:
@@ -122,6 +128,7 @@ class EmulatorRemote:
         daily_limit: int | None = None,
         model_daily_limit: int | None = None,
         model_limits: dict[str, int] | None = None,
+        points: float | None = None,
     ) -> str:
         """See `ModelScopeEmulator.add_account`."""
         payload = {
@@ -130,8 +137,40 @@ class EmulatorRemote:
             "daily_limit": daily_limit,
             "model_daily_limit": model_daily_limit,
             "model_limits": model_limits,
+            "points": points,
         }
         return str(self._call("POST", "accounts", payload)["token"])
+
+    def grant_points(
+        self, token: str, amount: float, *, expires_in: timedelta = timedelta(hours=24)
+    ) -> None:
+        """See `ModelScopeEmulator.grant_points`."""
+        payload = {
+            "token": token,
+            "amount": amount,
+            "expires_in_seconds": expires_in.total_seconds(),
+        }
+        self._call("POST", "points/grant", payload)
+
+    def set_balance(self, token: str, amount: float) -> None:
+        """See `ModelScopeEmulator.set_balance`."""
+        self._call("POST", "points/set", {"token": token, "amount": amount})
+
+    def points(self, token: str) -> float:
+        """See `ModelScopeEmulator.points`."""
+        return float(self._call("GET", "points", token=token)["points"])
+
+    def throttle(
+        self, token: str, model: str, seconds: float, *, let_through_every: int | None = None
+    ) -> None:
+        """See `ModelScopeEmulator.throttle`."""
+        payload = {
+            "token": token,
+            "model": model,
+            "seconds": seconds,
+            "let_through_every": let_through_every,
+        }
+        self._call("POST", "throttle", payload)
 
     def set_usage(self, token: str, model: str | None, used: int) -> None:
         """See `ModelScopeEmulator.set_usage`."""
@@ -153,6 +192,6 @@ class EmulatorRemote:
         """See `ModelScopeEmulator.add_model` (options: kind, thinking, tools, dimension)."""
         self._call("POST", "models", {"id": model_id, **options})
 
-    def retire_model(self, model_id: str) -> None:
+    def retire_model(self, model_id: str, *, style: str = "no_provider") -> None:
         """See `ModelScopeEmulator.retire_model`."""
-        self._call("POST", "models/retire", {"id": model_id})
+        self._call("POST", "models/retire", {"id": model_id, "style": style})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
+from langchain_modelscope.testing._messages import SHEET_BODIES
+
 #: ModelScope's quotas roll over at 00:00 in this zone (China Standard Time, no DST).
 UTC8 = timezone(timedelta(hours=8), name="UTC+08:00")
 
@@ -27,10 +29,20 @@ DEFAULT_MODEL_LIMITS: dict[str, int] = {
     "deepseek-ai/DeepSeek-R1-0528": 100,
 }
 
-QuotaErrorStyle = Literal["daily", "daily_short", "request_limit", "monthly", "no_body"]
+#: points per call by model tier (facts sheet §2a: 0.5 / 1 / 2)
+TIER_POINTS: dict[str, float] = {"light": 0.5, "mainstream": 1.0, "flagship": 2.0}
+
+#: how long a grant lasts unless told otherwise (facts sheet §2a: 24 h after it is granted)
+GRANT_LIFETIME = timedelta(hours=24)
+
+Regime = Literal["points", "daily"]
+QuotaErrorStyle = Literal[
+    "daily", "daily_one_space", "daily_short", "request_limit", "monthly", "no_body"
+]
 AccountQuotaStyle = Literal["insufficient_quota", "insufficient_balance"]
 ErrorEnvelope = Literal["errors", "error"]
 AccountState = Literal["valid", "unbound", "unverified"]
+BalanceEndpointMode = Literal["ok", "not_found", "html", "unsuccessful"]
 
 
 def utc8_day(moment: datetime) -> date:
@@ -44,9 +56,38 @@ def utc8_day(moment: datetime) -> date:
 class EmulatorConfig:
     """Every switch of the emulator; fields marked [unknown]/[reported] in the facts sheet.
 
-    Mutable at run time: tests flip switches between calls.
+    Mutable at run time: tests flip switches between calls. Fields that default to None
+    take the regime's value (see `resolved_envelope`, `resolved_usage_placeholders`).
     """
 
+    #: "points" (the service since 2026-08: points per call, no rate-limit headers) or
+    #: "daily" (2025 to mid-2026: daily counters, the four headers, reset at 00:00 UTC+8)
+    regime: Regime = "points"
+    #: points regime: the grant a new account starts with (expires 24 h after its first use)
+    default_grant: float = 200.0
+    #: points regime: points per call by model tier
+    tier_points: dict[str, float] = field(default_factory=lambda: dict(TIER_POINTS))
+    #: points regime: failed calls (400 after the model is known, throttle 429s) cost points,
+    #: as the facts sheet infers; False: only answered calls cost
+    failed_calls_cost: bool = True
+    #: the balance endpoint: "ok", or unusable: "not_found" (404), "html" (a 200 web page),
+    #: "unsuccessful" (200 `success: false`)
+    balance_endpoint: BalanceEndpointMode = "ok"
+    #: deviation for the doctor: send the `modelscope-ratelimit-*` headers in the points regime
+    ratelimit_headers_in_points: bool = False
+    #: deviation for the doctor: another text for the hybrid thinking model's 400
+    hybrid_thinking_message: str | None = None
+    #: deviation for the doctor: another text for the thinking-only model's 400
+    thinking_only_message: str | None = None
+    #: `tool_choice="required"` (or a named tool) gets an empty answer, as seen on some models
+    empty_on_required_tool_choice: bool = False
+    #: zero `usage` on every streamed delta (None: in the points regime, as observed 2026-10)
+    usage_placeholders: bool | None = None
+    #: `role`, `tool_calls`, `function_calls` sent as null in deltas that do not use them
+    #: (None: in the points regime, as observed 2026-10)
+    null_delta_fields: bool | None = None
+    #: streamed tool-call deltas without `index` and `id` (reported; keep to one call)
+    bare_tool_call_deltas: bool = False
     #: calls per UTC+8 day for an account (all models together)
     account_daily_limit: int = 2000
     #: calls per UTC+8 day for one (account, model), unless `model_limits` names the model
@@ -63,12 +104,20 @@ class EmulatorConfig:
     quota_error_style: QuotaErrorStyle = "daily"
     #: message of the 429 for a spent account quota
     account_quota_style: AccountQuotaStyle = "insufficient_quota"
-    #: `{"errors": {...}}` (2025) or `{"error": {...}, "request_id": ...}` (2026)
-    error_envelope: ErrorEnvelope = "errors"
+    #: `{"errors": {...}}` (2025) or `{"error": {...}, "request_id": ...}` (2026);
+    #: None: "error" in the points regime, "errors" in the daily one
+    error_envelope: ErrorEnvelope | None = None
     #: put `code` (when the error has one) into the plural `errors` envelope too
     errors_envelope_code: bool = True
     #: concurrent requests per model beyond which a 429 "We have to rate limit you" is sent
     max_concurrent_per_model: int | None = None
+    #: calls of one token to one model in flight beyond which a throttle window opens on
+    #: that (token, model), as 6 parallel calls did in 2026-08 (None: never)
+    throttle_above: int | None = None
+    #: length of a window opened by `throttle_above`, in emulator-clock seconds
+    throttle_window_seconds: float = 3600.0
+    #: in such a window, every k-th call is let through (None: none is)
+    throttle_let_through_every: int | None = None
     #: answer with `model` = lower-cased last path part of the id, as once observed
     echo_model_name_lowercase: bool = False
     #: honour `stream_options.include_usage` with a usage chunk
@@ -112,6 +161,28 @@ class EmulatorConfig:
     #: every image task ends FAILED
     image_task_fail: bool = False
 
+    @property
+    def points(self) -> bool:
+        """Whether the points regime is in force."""
+        return self.regime == "points"
+
+    @property
+    def resolved_envelope(self) -> ErrorEnvelope:
+        """The error envelope in force: the 2026 one in the points regime."""
+        if self.error_envelope is not None:
+            return self.error_envelope
+        return "error" if self.points else "errors"
+
+    @property
+    def resolved_usage_placeholders(self) -> bool:
+        """Whether streamed deltas carry a zero `usage`."""
+        return self.points if self.usage_placeholders is None else self.usage_placeholders
+
+    @property
+    def resolved_null_delta_fields(self) -> bool:
+        """Whether unused delta fields are sent as null."""
+        return self.points if self.null_delta_fields is None else self.null_delta_fields
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy, for the admin endpoint and the CLI."""
         data = dataclasses.asdict(self)
@@ -124,10 +195,12 @@ class EmulatorConfig:
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ValueError(f"unknown EmulatorConfig field(s): {', '.join(unknown)}")
+        if changes.get("regime", self.regime) not in ("points", "daily"):
+            raise ValueError(f"unknown regime: {changes['regime']!r} (points or daily)")
         for key, value in changes.items():
             if key == "image_task_states":
                 value = tuple(value)
-            elif key == "model_limits":
+            elif key in ("model_limits", "tier_points"):
                 value = dict(value)
             setattr(self, key, value)
 
@@ -263,6 +336,7 @@ FaultKind = Literal[
     "malformed_json",
     "stream_cut",
     "stream_error_event",
+    "sheet",
 ]
 
 #: kinds that act inside a 200 stream: they wait for a streaming chat call
@@ -329,6 +403,15 @@ class Fault:
             kind="stream_error_event", status_code=200, after_chunks=after_chunks, message=message
         )
 
+    @classmethod
+    def sheet(cls, name: str) -> Fault:
+        """Answer with the facts sheet's §3 body called `name` (see `SHEET_BODY_NAMES`),
+        with the requested model inside and in the configured envelope."""
+        if name not in SHEET_BODIES:
+            known = ", ".join(sorted(SHEET_BODIES))
+            raise ValueError(f"unknown sheet body {name!r}; known: {known}")
+        return cls(kind="sheet", status_code=SHEET_BODIES[name].status, message=name)
+
     @property
     def has_default_body(self) -> bool:
         """True when the emulator should write the body itself."""
@@ -365,6 +448,10 @@ class RecordedRequest:
     request_id: str = ""
     fault: str | None = None
     query: dict[str, str] = field(default_factory=dict)
+    #: whether the call cost the account: points spent (points regime) or counted (daily)
+    billable: bool = False
+    #: points the call cost (points regime)
+    points: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (datetimes as ISO strings)."""

@@ -12,14 +12,27 @@ import pytest
 
 if TYPE_CHECKING:
     from langchain_modelscope.testing._server import ModelScopeEmulator
+    from langchain_modelscope.testing._types import EmulatorConfig
 
 
 @pytest.fixture
-def modelscope_emulator() -> Iterator[ModelScopeEmulator]:
+def modelscope_emulator_config() -> EmulatorConfig | None:
+    """The config `modelscope_emulator` starts with (None: the defaults, the points regime).
+
+    Override it in a conftest or test module, e.g. to pin tests to the daily regime:
+    `return EmulatorConfig(regime="daily")`.
+    """
+    return None
+
+
+@pytest.fixture
+def modelscope_emulator(
+    modelscope_emulator_config: EmulatorConfig | None,
+) -> Iterator[ModelScopeEmulator]:
     """A started emulator with fresh state, stopped after the test."""
     from langchain_modelscope.testing._server import ModelScopeEmulator
 
-    with ModelScopeEmulator() as emulator:
+    with ModelScopeEmulator(config=modelscope_emulator_config) as emulator:
         yield emulator
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from langchain_modelscope._client import API_KEY_ENV_VARS, BASE_URL_ENV_VAR
-from langchain_modelscope.testing import ModelScopeEmulator
+from langchain_modelscope.testing import EmulatorConfig, ModelScopeEmulator
 from tests.chat.chat_wire import PNG_BYTES
 from tests.support.standard_suite import fresh_learned_streaming, serve_standard_test_image
 
@@ -40,3 +40,9 @@ def chat_env(
 def local_test_image(monkeypatch: pytest.MonkeyPatch) -> bytes:
     """Answer `httpx.get` of the standard test image locally; other URLs are untouched."""
     return serve_standard_test_image(monkeypatch, PNG_BYTES)
+
+
+@pytest.fixture
+def modelscope_emulator_config() -> EmulatorConfig:
+    """Pinned to the daily-counter regime: these tests rely on its headers and counters."""
+    return EmulatorConfig(regime="daily")

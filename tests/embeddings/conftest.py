@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from langchain_modelscope._client import ModelScopeClient
+from langchain_modelscope.testing import EmulatorConfig
 from tests.embeddings.fakes import FakeService
 
 
@@ -18,3 +19,9 @@ def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake() -> FakeService:
     """A fresh scripted ``/v1/embeddings`` behind ``httpx.MockTransport``."""
     return FakeService()
+
+
+@pytest.fixture
+def modelscope_emulator_config() -> EmulatorConfig:
+    """Pinned to the daily-counter regime: these tests rely on its headers and counters."""
+    return EmulatorConfig(regime="daily")

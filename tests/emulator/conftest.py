@@ -11,7 +11,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from langchain_modelscope.testing import ModelScopeEmulator
+from langchain_modelscope.testing import EmulatorConfig, ModelScopeEmulator
+
+
+@pytest.fixture
+def modelscope_emulator_config() -> EmulatorConfig | None:
+    """The older test modules here describe the daily-counter regime; the points regime
+    (the default) has its own module, `test_emulator_points.py`, which overrides this."""
+    return EmulatorConfig(regime="daily")
 
 
 @pytest.fixture

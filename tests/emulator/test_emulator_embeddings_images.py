@@ -154,7 +154,7 @@ def test_image_task_success(emu: ModelScopeEmulator, client: httpx.Client) -> No
     created = generate(client)
     assert created.status_code == 200
     body = created.json()
-    assert body["task_status"] == "PENDING"
+    assert body["task_status"] == "SUCCEED"  # §1: the first SUCCEED only means accepted
     assert body["request_id"]
     first = poll(client, body["task_id"])
     assert first["task_status"] == "RUNNING"
@@ -176,7 +176,10 @@ def test_image_task_states_and_failures(emu: ModelScopeEmulator, client: httpx.C
     emu.config.image_task_polls = 0
     failed = poll(client, generate(client, "please FAIL_TASK now").json()["task_id"])
     assert failed["task_status"] == "FAILED"
-    assert set(failed["errors"]) == {"code", "message"}
+    assert failed["errors"] == {
+        "code": 422,
+        "message": "Output data may contain inappropriate content.",
+    }
     emu.config.image_task_fail = True
     assert poll(client, generate(client).json()["task_id"])["task_status"] == "FAILED"
 
@@ -191,7 +194,11 @@ def test_image_errors(emu: ModelScopeEmulator, client: httpx.Client) -> None:
     )
     assert wrong_model.status_code == 400
     task_id = generate(client).json()["task_id"]
-    assert client.get(f"/tasks/{task_id}").status_code == 400  # task type header missing
+    headerless = client.get(f"/tasks/{task_id}")  # task type header missing (§1, reported)
+    assert headerless.json() == {
+        "errors": {"code": 500, "message": "task not found"},
+        "task_status": "FAILED",
+    }
     missing = client.get("/tasks/nope", headers={"X-ModelScope-Task-Type": "image_generation"})
     assert missing.status_code == 404
     assert "errors" in missing.json()

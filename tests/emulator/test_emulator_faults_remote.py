@@ -209,7 +209,8 @@ def test_remote(emu: ModelScopeEmulator, client: httpx.Client) -> None:
     remote.clear_log()
     assert remote.requests() == []
     remote.reset()
-    assert emu.config.to_dict()["error_envelope"] == "errors"
+    assert emu.config.to_dict()["error_envelope"] is None
+    assert emu.config.resolved_envelope == "errors"
     assert not emu.clock.frozen
     with pytest.raises(EmulatorRemoteError):
         remote._call("POST", "nope", {})
@@ -243,6 +244,8 @@ def test_cli_ready_file_and_sigterm(tmp_path: Path) -> None:
             config,
             "--ready-file",
             str(ready),
+            "--regime",
+            "daily",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

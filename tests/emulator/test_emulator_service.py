@@ -299,7 +299,7 @@ def test_limits_precedence(emu: ModelScopeEmulator, client: httpx.Client) -> Non
     response = chat(client, token="p")
     assert response.headers[RATELIMIT_HEADERS[2]] == "5"
     assert response.headers[RATELIMIT_HEADERS[0]] == "50"
-    emu.config = EmulatorConfig(account_daily_limit=10)
+    emu.config = EmulatorConfig(regime="daily", account_daily_limit=10)
     assert chat(client).headers[RATELIMIT_HEADERS[0]] == "10"
 
 
@@ -480,7 +480,8 @@ def test_reset(emu: ModelScopeEmulator, client: httpx.Client) -> None:
     emu.reset()
     assert emu.requests == []
     assert emu.usage(emu.token) == 0
-    assert emu.config.to_dict()["error_envelope"] == "errors"
+    assert emu.config.to_dict()["error_envelope"] is None
+    assert emu.config.resolved_envelope == "errors"
     assert not emu.clock.frozen
     assert chat(client, token=token).status_code == 401
     assert chat(client, "acme/tmp").status_code == 400
@@ -506,7 +507,7 @@ def test_internal_error_is_reported(
     def broken(*args: object) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setattr(emu, "_chat", broken)
+    monkeypatch.setattr("langchain_modelscope.testing._server._route", lambda method, path: broken)
     response = chat(client)
     assert response.status_code == 500
     assert "emulator internal error" in error_message(response)

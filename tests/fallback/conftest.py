@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from langchain_modelscope.quota import InMemoryQuotaStore, QuotaLedger
+from langchain_modelscope.testing import EmulatorConfig
 from tests.support.clock import FakeClock
 
 
@@ -16,3 +17,9 @@ from tests.support.clock import FakeClock
 def ledger(clock: FakeClock) -> QuotaLedger:
     """A private in-memory ledger on the fake clock (tests never touch the default one)."""
     return QuotaLedger(InMemoryQuotaStore(), clock=clock)
+
+
+@pytest.fixture
+def modelscope_emulator_config() -> EmulatorConfig:
+    """Pinned to the daily-counter regime: these tests rely on its headers and counters."""
+    return EmulatorConfig(regime="daily")
