@@ -341,15 +341,21 @@ class RedisQuotaStore(QuotaStore):
 
     def prune(self, now: datetime) -> int:
         cutoff = _micros(as_utc(now, "now"))
-        names = self._mark_names()
-        if not names:
+        slots = self._prefix + _SLOTS_TAG
+        own = self._prefix + "!"
+        names = list(self._scan())
+        marks = [name for name in names if not _text(name).startswith(own)]
+        slot_sets = [name for name in names if _text(name).startswith(slots)]
+        if not marks and not slot_sets:
             return 0
         # One round trip for the lot; each deletion is still its own atomic check-and-delete.
         pipeline = self._client.pipeline(transaction=False)
-        for name in names:
+        for name in marks:
             self._prune_script(keys=[name], args=[cutoff], client=pipeline)
+        for name in slot_sets:  # lapsed leases, as the other stores drop them
+            pipeline.zremrangebyscore(name, "-inf", cutoff)
         results = pipeline.execute(raise_on_error=False)
-        return sum(1 for result in results if result == 1)
+        return sum(1 for result in results[: len(marks)] if result == 1)
 
     def close(self) -> None:
         self._client.close()
