@@ -92,13 +92,14 @@ ConcurrencyLimit = int | Literal["auto"] | None
 
 
 def check_limit(value: object) -> ConcurrencyLimit:
-    """``"auto"``, ``None`` or a positive int; anything else is a clear error."""
+    """``"auto"``, ``None`` or a positive int; anything else is a ValueError saying so (a
+    ValueError, so pydantic reports it as the field's error)."""
     if value is None:
         return None
     if value == "auto":
         return "auto"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
+        raise ValueError(
             f"max_concurrent_requests takes a positive int, None (no limit) or 'auto' "
             f"(2 on the shared API-Inference hosts, none elsewhere), got {value!r}"
         )
