@@ -137,9 +137,18 @@ class _Waiter:
         self.wake = wake
 
 
+class _WaitExpiredError(Exception):
+    """An async wait for a slot ran out of time (turned into the typed error by the gate)."""
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(_WaitExpiredError())
 
 
 def _wake_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
@@ -221,15 +230,21 @@ class _AccountSlots:
             future: asyncio.Future[None] = loop.create_future()
             waiter = _Waiter(cap, lambda: _wake_soon(loop, future))
             self._waiters.append(waiter)
+        # Not asyncio.wait_for: before Python 3.12 it swallows a cancellation that arrives
+        # just as the future is done, so a cancelled call would go on.
+        timer = None if timeout is None else loop.call_later(timeout, _expire, future)
         try:
-            await asyncio.wait_for(future, timeout)
+            await future
             return True
-        except asyncio.TimeoutError:  # not yet the builtin TimeoutError on Python 3.10
+        except _WaitExpiredError:
             return self._give_up(waiter)
         except BaseException:  # cancelled: a slot handed over meanwhile is given back
             if self._give_up(waiter):
                 self.release()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 _accounts_lock = threading.Lock()
