@@ -39,10 +39,8 @@ import asyncio
 import itertools
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -270,6 +268,9 @@ class _LeaseBook:
     """Slots as expiring leases in a quota store, renewed while held by a daemon thread."""
 
     def __init__(self, store: QuotaStore, lease: float, poll: float) -> None:
+        import socket
+        import uuid
+
         self.store = store
         self.lease = lease
         self.poll = poll
