@@ -61,9 +61,7 @@ def bench_governor(sizes: Sizes) -> BenchResult:
     measured = {
         "no limit (nullcontext, reference)": _sync_batches(nullcontext, batches, per_batch),
         "Gate.hold (sync)": _sync_batches(gate.hold, batches, per_batch),
-        "no limit, async (reference)": asyncio.run(
-            _async_batches(nullcontext, batches, per_batch)
-        ),
+        "no limit, async (reference)": asyncio.run(_async_batches(nullcontext, batches, per_batch)),
         "Gate.ahold (async)": asyncio.run(_async_batches(gate.ahold, batches, per_batch)),
     }
     medians = {name: statistics.median(times) * 1e6 for name, times in measured.items()}

@@ -324,38 +324,41 @@ class _LeaseBook:
                 self._renewer.start()
         return holder
 
+    def _decide(
+        self, won: bool | None, holder: str, name: str, limit: int, deadline: float | None
+    ) -> tuple[bool, str | None]:
+        """What one try means: (done, the holder id if a lease was had); past the deadline
+        (a monotonic time), TimeoutError. A store that failed is done with, without a lease."""
+        if won is None:
+            return True, None
+        if won:
+            return True, self._keep(holder, name, limit)
+        if deadline is not None and time.monotonic() + self.poll > deadline:
+            raise TimeoutError
+        return False, None
+
     def acquire(self, name: str, limit: int, deadline: float | None) -> str | None:
-        """A lease's holder id, None when the store is skipped; raises TimeoutError at the
-        deadline (a monotonic time)."""
-        holder = self._new_holder()
-        delay = self.poll
+        """A lease's holder id, or None when the store is skipped; polls while all are held."""
+        holder, delay = self._new_holder(), self.poll
         while self._usable():
-            won = self._try(name, holder, limit)
-            if won is None:
-                return None
-            if won:
-                return self._keep(holder, name, limit)
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise TimeoutError
+            done, got = self._decide(self._try(name, holder, limit), holder, name, limit, deadline)
+            if done:
+                return got
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         return None
 
     async def aacquire(self, name: str, limit: int, deadline: float | None) -> str | None:
         """The async twin of `acquire`: a blocking store runs off the event loop."""
-        holder = self._new_holder()
-        delay = self.poll
+        holder, delay = self._new_holder(), self.poll
         while self._usable():
             if self.store.blocking:
                 won = await asyncio.to_thread(self._try, name, holder, limit)
             else:
                 won = self._try(name, holder, limit)
-            if won is None:
-                return None
-            if won:
-                return self._keep(holder, name, limit)
-            if deadline is not None and time.monotonic() + delay > deadline:
-                raise TimeoutError
+            done, got = self._decide(won, holder, name, limit, deadline)
+            if done:
+                return got
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
         return None
