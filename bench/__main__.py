@@ -34,6 +34,7 @@ def _register() -> None:
     from bench.bench_chat import bench_concurrency, bench_invoke, bench_stream
     from bench.bench_embeddings import bench_embeddings
     from bench.bench_fallback import bench_fallback
+    from bench.bench_governor import bench_governor
     from bench.bench_import import bench_import
     from bench.bench_ledger import bench_ledger
 
@@ -46,6 +47,7 @@ def _register() -> None:
             "embeddings": bench_embeddings,
             "fallback": bench_fallback,
             "ledger": bench_ledger,
+            "governor": bench_governor,
         }
     )
 

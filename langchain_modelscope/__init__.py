@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         points_balance,
     )
     from langchain_modelscope._compat import ModelScopeChatEndpoint, ModelScopeEndpoint
+    from langchain_modelscope._governor import set_concurrency_store
     from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
@@ -60,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "QuotaLedger": "quota",
     "RedisQuotaStore": "quota",
     "SQLiteQuotaStore": "quota",
+    "set_concurrency_store": "_governor",
     # The names of langchain-modelscope-integration (deprecated spellings; they warn once).
     "ModelScopeChatEndpoint": "_compat",
     "ModelScopeEndpoint": "_compat",
@@ -86,6 +88,7 @@ __all__ = [
     "__version__",
     "apoints_balance",
     "points_balance",
+    "set_concurrency_store",
 ]
 
 

@@ -15,7 +15,13 @@ import logging
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import httpx
@@ -32,6 +38,7 @@ from langchain_modelscope._answers import (
     TransportErrors,
     read_headers,
 )
+from langchain_modelscope._governor import DEFAULT_SLOT_WAIT, ConcurrencyLimit, gate_for
 from langchain_modelscope._pools import shared_async_pools, shared_sync_client
 from langchain_modelscope._version import __version__
 from langchain_modelscope.errors import (
@@ -176,6 +183,7 @@ class ModelScopeClient:
         http_async_client: httpx.AsyncClient | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
+        max_concurrent_requests: ConcurrencyLimit = "auto",
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
@@ -196,6 +204,13 @@ class ModelScopeClient:
         headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
         self._headers = headers
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
+        # The account's concurrency slots (`_governor`); None: no limit on this host.
+        self._gate = gate_for(
+            api_key,
+            self.base_url,
+            max_concurrent_requests,
+            self.timeout.pool if self._explicit_timeout else DEFAULT_SLOT_WAIT,
+        )
 
     def __repr__(self) -> str:
         return f"ModelScopeClient(base_url={self.base_url!r}, max_retries={self.max_retries})"
@@ -214,6 +229,14 @@ class ModelScopeClient:
             return
         with shared_async_pools(self.timeout).lease() as client:
             yield client
+
+    def _slot(self, model: str | None) -> AbstractContextManager[None]:
+        """One slot of the account's ``max_concurrent_requests`` for one call, retries and
+        stream included: the governor's one hook in the request path."""
+        return nullcontext() if self._gate is None else self._gate.hold(model)
+
+    def _aslot(self, model: str | None) -> AbstractAsyncContextManager[None]:
+        return nullcontext() if self._gate is None else self._gate.ahold(model)
 
     def _url(self, path: str) -> str:
         return (
@@ -402,7 +425,8 @@ class ModelScopeClient:
                 )
             return self._decode(response, model)
 
-        return self._call(once, run_manager)
+        with self._slot(model):
+            return self._call(once, run_manager)
 
     async def arequest(
         self,
@@ -422,7 +446,8 @@ class ModelScopeClient:
                 )
             return self._decode(response, model)
 
-        return await self._acall(once, run_manager)
+        async with self._aslot(model):
+            return await self._acall(once, run_manager)
 
     def post(
         self,
@@ -476,11 +501,12 @@ class ModelScopeClient:
                 self._raise_for_status(response, model)
             return response
 
-        response = self._call(open_once, run_manager)
-        try:
-            yield EventStream(response, model)
-        finally:
-            response.close()
+        with self._slot(model):
+            response = self._call(open_once, run_manager)
+            try:
+                yield EventStream(response, model)
+            finally:
+                response.close()
 
     @asynccontextmanager
     async def astream(
@@ -492,32 +518,33 @@ class ModelScopeClient:
         run_manager: AsyncRetryListener | None = None,
     ) -> AsyncIterator[AsyncEventStream]:
         url, content, transport_errors = self._prepare(path, body, model)
-        with self._async_lease() as client:
+        async with self._aslot(model):
+            with self._async_lease() as client:
 
-            async def open_once() -> httpx.Response:
-                request = client.build_request(
-                    "POST",
-                    url,
-                    content=content,
-                    headers=self._stream_headers,
-                    **self._request_kwargs(),
-                )
-                with transport_errors:
-                    response = await client.send(request, stream=True)
-                if response.status_code >= 400:
-                    try:
-                        with transport_errors:
-                            await response.aread()
-                    finally:
-                        await response.aclose()
-                    self._raise_for_status(response, model)
-                return response
+                async def open_once() -> httpx.Response:
+                    request = client.build_request(
+                        "POST",
+                        url,
+                        content=content,
+                        headers=self._stream_headers,
+                        **self._request_kwargs(),
+                    )
+                    with transport_errors:
+                        response = await client.send(request, stream=True)
+                    if response.status_code >= 400:
+                        try:
+                            with transport_errors:
+                                await response.aread()
+                        finally:
+                            await response.aclose()
+                        self._raise_for_status(response, model)
+                    return response
 
-            response = await self._acall(open_once, run_manager)
-            try:
-                yield AsyncEventStream(response, model)
-            finally:
-                await response.aclose()
+                response = await self._acall(open_once, run_manager)
+                try:
+                    yield AsyncEventStream(response, model)
+                finally:
+                    await response.aclose()
 
 
 def _dumps(body: Any) -> bytes:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import httpx
     from pydantic import SecretStr
 
+    from langchain_modelscope._governor import ConcurrencyLimit
+
 __all__ = ["CoreOwner"]
 
 
@@ -48,6 +50,7 @@ class CoreOwner(BaseModel):
         default_headers: dict[str, str] | None
         http_client: httpx.Client | None
         http_async_client: httpx.AsyncClient | None
+        max_concurrent_requests: ConcurrencyLimit
 
     _core: tuple[tuple[Any, ...], ModelScopeClient] | None = PrivateAttr(default=None)
 
@@ -76,6 +79,7 @@ class CoreOwner(BaseModel):
             tuple(headers.items()) if headers else None,
             self.http_client,
             self.http_async_client,
+            self.max_concurrent_requests,
         )
 
     @property
@@ -93,6 +97,7 @@ class CoreOwner(BaseModel):
             default_headers=self.default_headers,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
+            max_concurrent_requests=self.max_concurrent_requests,
         )
         self._core = (settings, client)
         return client

@@ -45,6 +45,7 @@ from langchain_modelscope._client import (
     to_timeout,
 )
 from langchain_modelscope._core_owner import CoreOwner
+from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope._profiles import profile_for as _profile_for
 from langchain_modelscope.errors import EmptyResponseError, ResponseDecodeError, ThinkingModeError
 
@@ -215,6 +216,11 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     """Your own httpx client (proxies, transports); a shared pooled one otherwise."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """Your own async httpx client."""
+    max_concurrent_requests: MaxConcurrentRequests = "auto"
+    """Most calls of this token in flight at once, shared by every model of the process that
+    uses it (sync and async); a call waits for a slot. ``"auto"``: 2 on the shared
+    API-Inference hosts (ModelScope throttles more, for hours), no limit elsewhere; ``None``:
+    no limit."""
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = Field(default=None, ge=1)

@@ -32,6 +32,7 @@ from langchain_modelscope._client import (
     resolve_base_url,
 )
 from langchain_modelscope._core_owner import CoreOwner
+from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope.errors import (
     APIError,
     BadRequestError,
@@ -229,6 +230,11 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
     """Own sync client (proxies, transports); default: the core's shared pool."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
     """Own async client; default: the core's shared pool for the running loop."""
+    max_concurrent_requests: MaxConcurrentRequests = "auto"
+    """Most calls of this token in flight at once, shared by every model of the process that
+    uses it (sync and async); a call waits for a slot. ``"auto"``: 2 on the shared
+    API-Inference hosts (ModelScope throttles more, for hours), no limit elsewhere; ``None``:
+    no limit."""
     show_progress: bool = False
     """A tqdm bar per ``embed_documents`` call (tqdm must be installed)."""
 

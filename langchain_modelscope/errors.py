@@ -19,6 +19,7 @@ LangChain model errors keeps working with this package)::
     │   │   └── ServerError          [ModelAPIError]                5xx: retried
     │   ├── APIConnectionError       [ModelConnectionError]         no answer: retried
     │   │   ├── APITimeoutError      [ModelTimeoutError]            no answer in time: retried
+    │   │   │   └── ConcurrencyLimitTimeoutError                    no free slot of the account
     │   │   └── StreamInterruptedError                              a stream cut mid-way
     │   └── APIResponseError                                        a 200 we cannot use
     │       ├── EmptyResponseError                                  ``choices: null`` and friends
@@ -204,6 +205,18 @@ class APIConnectionError(APIError, lc_exceptions.ModelConnectionError):
 
 class APITimeoutError(APIConnectionError, lc_exceptions.ModelTimeoutError):
     """The service did not answer in time; retried. Reasoning models can be slow: see timeout."""
+
+
+class ConcurrencyLimitTimeoutError(APITimeoutError):
+    """No slot of the account's ``max_concurrent_requests`` came free in time; nothing was
+    sent. Carries ``limit`` and ``waited`` (seconds)."""
+
+    def __init__(
+        self, message: str, *, model: str | None = None, limit: int, waited: float | None
+    ) -> None:
+        self.limit = limit
+        self.waited = waited
+        super().__init__(message, model=model)
 
 
 class StreamInterruptedError(APIConnectionError):
@@ -443,6 +456,7 @@ __all__ = [
     "AllCandidatesFailedError",
     "AuthenticationError",
     "BadRequestError",
+    "ConcurrencyLimitTimeoutError",
     "EmbeddingInputError",
     "EmbeddingResponseError",
     "EmptyResponseError",

@@ -45,6 +45,7 @@ from langchain_modelscope._client import (
 )
 from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
 from langchain_modelscope._fallback_walk import DEFAULT_RULES, Walk
+from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope._images_errors import (
     ContentRefusedError,
     ImageTaskCancelledError,
@@ -364,6 +365,10 @@ class ModelScopeImageGenerator(BaseModel):
     """Longest wait for one task, in seconds, before `ImageTaskTimeoutError`."""
     ledger: QuotaLedger | None = Field(default=None, exclude=True, repr=False)
     """Where spent quotas are remembered; None: the process-wide default ledger."""
+    max_concurrent_requests: MaxConcurrentRequests = "auto"
+    """Most requests of this token (submits, polls) in flight at once, shared by every model
+    of the process that uses it; a request waits for a slot. ``"auto"``: 2 on the shared
+    API-Inference hosts, no limit elsewhere; ``None``: no limit."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -399,6 +404,7 @@ class ModelScopeImageGenerator(BaseModel):
             timeout=self.timeout,
             max_retries=self.max_retries,
             default_headers=headers,
+            max_concurrent_requests=self.max_concurrent_requests,
         )
 
     # -- the ledger: the fallback's own walk, over one candidate

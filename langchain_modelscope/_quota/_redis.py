@@ -90,12 +90,30 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return 1
 """
+# KEYS[1] = the slot set (a sorted set: holder -> lease end). ARGV: holder, limit, until_us,
+# now_us. Lapsed leases go first; a holder already in renews; the key expires with its last lease.
+_ACQUIRE_SLOT_LUA = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'zset' then
+    redis.call('DEL', KEYS[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+    if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+        return 0
+    end
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.ceil(tonumber(last) / 1000)))
+return 1
+"""
 _DEFAULT_URL = "redis://localhost:6379/0"
 _INSTALL_HINT = (
     'RedisQuotaStore needs the redis package: pip install "langchain-modelscope-api[redis]"'
 )
 # '!' is escaped by quote(safe=""), so no mark key (quoted parts) can start like a claim key.
 _CLAIM_TAG = "!claim:"
+_SLOTS_TAG = "!slots:"
 
 
 def _import_redis() -> Any:
@@ -201,6 +219,7 @@ class RedisQuotaStore(QuotaStore):
         self._prune_script: Any = self._client.register_script(_PRUNE_LUA)
         self._delete_kind_script: Any = self._client.register_script(_DELETE_KIND_LUA)
         self._claim_script: Any = self._client.register_script(_CLAIM_LUA)
+        self._acquire_slot_script: Any = self._client.register_script(_ACQUIRE_SLOT_LUA)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self._label!r}, prefix={self._prefix!r})"
@@ -221,8 +240,8 @@ class RedisQuotaStore(QuotaStore):
         return names
 
     def _mark_names(self) -> list[Any]:
-        claims = self._prefix + _CLAIM_TAG
-        return [name for name in self._scan() if not _text(name).startswith(claims)]
+        own = self._prefix + "!"  # claims and slot sets: no mark key starts like that
+        return [name for name in self._scan() if not _text(name).startswith(own)]
 
     @staticmethod
     def _decode(raw: Any) -> QuotaEntry | None:
@@ -291,6 +310,20 @@ class RedisQuotaStore(QuotaStore):
         )
         return bool(int(won))
 
+    def _slots_key(self, name: str) -> str:
+        return self._prefix + _SLOTS_TAG + quote(name, safe="")
+
+    def acquire_slot(
+        self, name: str, holder: str, limit: int, until: datetime, now: datetime
+    ) -> bool:
+        won = self._acquire_slot_script(
+            keys=[self._slots_key(name)], args=[holder, str(limit), _micros(until), _micros(now)]
+        )
+        return bool(int(won))
+
+    def release_slot(self, name: str, holder: str) -> None:
+        self._client.zrem(self._slots_key(name), holder)
+
     def clear(self) -> None:
         names = list(self._scan())
         for start in range(0, len(names), 500):
@@ -308,15 +341,21 @@ class RedisQuotaStore(QuotaStore):
 
     def prune(self, now: datetime) -> int:
         cutoff = _micros(as_utc(now, "now"))
-        names = self._mark_names()
-        if not names:
+        slots = self._prefix + _SLOTS_TAG
+        own = self._prefix + "!"
+        names = list(self._scan())
+        marks = [name for name in names if not _text(name).startswith(own)]
+        slot_sets = [name for name in names if _text(name).startswith(slots)]
+        if not marks and not slot_sets:
             return 0
         # One round trip for the lot; each deletion is still its own atomic check-and-delete.
         pipeline = self._client.pipeline(transaction=False)
-        for name in names:
+        for name in marks:
             self._prune_script(keys=[name], args=[cutoff], client=pipeline)
+        for name in slot_sets:  # lapsed leases, as the other stores drop them
+            pipeline.zremrangebyscore(name, "-inf", cutoff)
         results = pipeline.execute(raise_on_error=False)
-        return sum(1 for result in results if result == 1)
+        return sum(1 for result in results[: len(marks)] if result == 1)
 
     def close(self) -> None:
         self._client.close()

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS quota_claims (
     name     TEXT    NOT NULL PRIMARY KEY,
     until_us INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quota_slots (
+    name     TEXT    NOT NULL,
+    holder   TEXT    NOT NULL,
+    until_us INTEGER NOT NULL,
+    PRIMARY KEY (name, holder)
+);
 """
 # Columns added after the first release: a file written by it is migrated in place (its marks
 # read back as kind "other", which ends at its until, as every mark did then).
@@ -249,10 +255,41 @@ class SQLiteQuotaStore(QuotaStore):
             (changed,) = connection.execute("SELECT changes()").fetchone()
         return bool(changed)
 
+    def acquire_slot(
+        self, name: str, holder: str, limit: int, until: datetime, now: datetime
+    ) -> bool:
+        # One IMMEDIATE transaction: no other writer runs between the count and the insert.
+        with self._write() as connection:
+            connection.execute(
+                "DELETE FROM quota_slots WHERE name = ? AND until_us <= ?", (name, to_micros(now))
+            )
+            renewal = connection.execute(
+                "SELECT 1 FROM quota_slots WHERE name = ? AND holder = ?", (name, holder)
+            ).fetchone()
+            if renewal is None:
+                (held,) = connection.execute(
+                    "SELECT COUNT(*) FROM quota_slots WHERE name = ?", (name,)
+                ).fetchone()
+                if held >= limit:
+                    return False
+            connection.execute(
+                "INSERT INTO quota_slots (name, holder, until_us) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, holder) DO UPDATE SET until_us = excluded.until_us",
+                (name, holder, to_micros(until)),
+            )
+            return True
+
+    def release_slot(self, name: str, holder: str) -> None:
+        with self._write() as connection:
+            connection.execute(
+                "DELETE FROM quota_slots WHERE name = ? AND holder = ?", (name, holder)
+            )
+
     def clear(self) -> None:
         with self._write() as connection:
             connection.execute("DELETE FROM quota_marks")
             connection.execute("DELETE FROM quota_claims")
+            connection.execute("DELETE FROM quota_slots")
 
     def entries(self) -> list[QuotaEntry]:
         with self._connection() as connection:
@@ -267,4 +304,5 @@ class SQLiteQuotaStore(QuotaStore):
             )
             dropped = cursor.rowcount
             connection.execute("DELETE FROM quota_claims WHERE until_us <= ?", (cutoff,))
+            connection.execute("DELETE FROM quota_slots WHERE until_us <= ?", (cutoff,))
             return dropped

@@ -20,6 +20,8 @@ class QuotaStore(ABC):
       deciding what is in force is the ledger's job, with its (injectable) clock;
     * :meth:`delete` with a ``kind`` removes the mark only if it is of that kind, atomically;
     * :meth:`claim` is true for exactly one caller per name until the claim's ``until``;
+    * :meth:`acquire_slot` gives at most ``limit`` holders a lease on one name at a time, each
+      until its ``until`` (renewed by acquiring again); :meth:`release_slot` ends one early;
     * :meth:`prune` drops marks whose ``keep_until`` is not after ``now``; a store may also
       drop them on its own once they have lapsed in real time (Redis expires keys).
     """
@@ -48,9 +50,25 @@ class QuotaStore(ABC):
     def claim(self, name: str, until: datetime, now: datetime) -> bool:
         """Atomically take ``name`` until ``until`` unless someone holds it past ``now``."""
 
+    def acquire_slot(
+        self, name: str, holder: str, limit: int, until: datetime, now: datetime
+    ) -> bool:
+        """Atomically: forget ``name``'s leases that lapsed by ``now``; then if ``holder``
+        holds one, move it to ``until`` (a renewal) and answer True; else, if fewer than
+        ``limit`` are held, give ``holder`` one until ``until`` and answer True; else False.
+
+        Concurrency slots shared across processes (see ``set_concurrency_store``); a store
+        that does not override this cannot share them.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not keep concurrency slots")
+
+    def release_slot(self, name: str, holder: str) -> None:
+        """Atomically end ``holder``'s lease on ``name``, if it has one."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep concurrency slots")
+
     @abstractmethod
     def clear(self) -> None:
-        """Forget every mark and claim this store holds (and nothing else)."""
+        """Forget every mark, claim and slot lease this store holds (and nothing else)."""
 
     @abstractmethod
     def entries(self) -> list[QuotaEntry]:
@@ -73,6 +91,7 @@ class InMemoryQuotaStore(QuotaStore):
         self._lock = threading.Lock()
         self._entries: dict[QuotaKey, QuotaEntry] = {}
         self._claims: dict[str, datetime] = {}
+        self._slots: dict[str, dict[str, datetime]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(entries={len(self._entries)})"
@@ -108,10 +127,31 @@ class InMemoryQuotaStore(QuotaStore):
             self._claims[name] = until
             return True
 
+    def acquire_slot(
+        self, name: str, holder: str, limit: int, until: datetime, now: datetime
+    ) -> bool:
+        with self._lock:
+            leases = self._slots.setdefault(name, {})
+            for lapsed in [h for h, end in leases.items() if end <= now]:
+                del leases[lapsed]
+            if holder not in leases and len(leases) >= limit:
+                return False
+            leases[holder] = until
+            return True
+
+    def release_slot(self, name: str, holder: str) -> None:
+        with self._lock:
+            leases = self._slots.get(name)
+            if leases is not None:
+                leases.pop(holder, None)
+                if not leases:
+                    del self._slots[name]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._claims.clear()
+            self._slots.clear()
 
     def entries(self) -> list[QuotaEntry]:
         with self._lock:
@@ -125,4 +165,9 @@ class InMemoryQuotaStore(QuotaStore):
                 del self._entries[key]
             for name in [name for name, until in self._claims.items() if until <= now]:
                 del self._claims[name]
+            for name, leases in list(self._slots.items()):
+                for holder in [h for h, end in leases.items() if end <= now]:
+                    del leases[holder]
+                if not leases:
+                    del self._slots[name]
             return len(lapsed)

@@ -52,6 +52,12 @@ EXPECTED: dict[str, list[str]] = {
         "QuotaLedger on a Redis that never answers",
         "QuotaLedger in memory (reference)",
     ],
+    "governor": [
+        "no limit (nullcontext, reference)",
+        "Gate.hold (sync)",
+        "no limit, async (reference)",
+        "Gate.ahold (async)",
+    ],
 }
 TIMEOUT = 240.0
 

@@ -688,3 +688,77 @@ async def test_async_twins_of_the_new_operations(ledger: QuotaLedger, clock, key
     await ledger.alift(points.key)
     retired = await ledger.amark_retired(key)
     assert (await ledger.ablocked_until(key)) == retired
+
+
+# ---------------------------------------------------------------------------- concurrency slots
+
+
+SLOTS = "slots:account-a"
+
+
+def test_a_slot_set_holds_at_most_its_limit_and_a_release_frees_one(store_factory, clock) -> None:
+    first, second = store_factory(), store_factory()
+    until = clock() + timedelta(minutes=1)
+    assert first.acquire_slot(SLOTS, "a", 2, until, clock())
+    assert second.acquire_slot(SLOTS, "b", 2, until, clock())
+    assert not first.acquire_slot(SLOTS, "c", 2, until, clock())
+    assert second.acquire_slot("slots:account-b", "c", 2, until, clock())  # names apart
+
+    second.release_slot(SLOTS, "a")  # any client of the store may end a lease
+    assert first.acquire_slot(SLOTS, "c", 2, until, clock())
+    assert not second.acquire_slot(SLOTS, "d", 2, until, clock())
+    first.release_slot(SLOTS, "nobody")  # releasing what is not held is harmless
+    first.release_slot("slots:unknown", "a")
+    assert not second.acquire_slot(SLOTS, "d", 2, until, clock())
+
+
+def test_a_holder_renews_its_lease_even_at_the_limit(store_factory, clock) -> None:
+    store = store_factory()
+    now = clock()
+    assert store.acquire_slot(SLOTS, "a", 1, now + timedelta(seconds=30), now)
+    assert store.acquire_slot(SLOTS, "a", 1, now + timedelta(seconds=90), now)  # renewal
+    assert not store.acquire_slot(SLOTS, "b", 1, now + timedelta(seconds=30), now)
+    # Renewed to 90 s: still held after the first 30 s have passed.
+    later = now + timedelta(seconds=60)
+    assert not store.acquire_slot(SLOTS, "b", 1, later + timedelta(seconds=30), later)
+
+
+def test_a_lease_expires_so_a_killed_holder_frees_its_slot(store_factory, clock) -> None:
+    store = store_factory()
+    until = clock() + timedelta(seconds=30)
+    assert store.acquire_slot(SLOTS, "killed", 1, until, clock())
+    assert not store.acquire_slot(SLOTS, "b", 1, until + HOUR, until - timedelta(microseconds=1))
+    # Nobody released it: at its end the slot is free for another holder.
+    assert store_factory().acquire_slot(SLOTS, "b", 1, until + HOUR, until)
+    assert not store.acquire_slot(SLOTS, "killed", 1, until + HOUR, until)
+
+
+def test_exactly_limit_of_many_threads_get_a_slot(store_factory, clock) -> None:
+    threads, limit = 16, 3
+    start = threading.Barrier(threads)
+    until = clock() + timedelta(minutes=1)
+
+    def worker(index: int) -> bool:
+        store = store_factory()
+        start.wait()
+        return store.acquire_slot(SLOTS, f"holder-{index}", limit, until, clock())
+
+    with ThreadPoolExecutor(threads) as pool:
+        wins = list(pool.map(worker, range(threads)))
+    assert wins.count(True) == limit
+
+
+def test_slots_are_not_marks_and_clear_and_prune_forget_them(
+    store_factory, clock, key: QuotaKey
+) -> None:
+    store = store_factory()
+    ledger = QuotaLedger(store, clock=clock)
+    entry = ledger.mark_exhausted(key, clock() + HOUR)
+    until = clock() + timedelta(minutes=1)
+    assert store.acquire_slot(SLOTS, "a", 1, until, clock())
+    assert store.entries() == [entry]  # a slot set is no mark
+    assert store.prune(until) == 0  # lapsed leases go too, but they are not counted as marks
+    assert store.acquire_slot(SLOTS, "b", 1, until + HOUR, clock())
+    store.clear()
+    assert store.entries() == []
+    assert store.acquire_slot(SLOTS, "c", 1, until + HOUR, clock())
