@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         points_balance,
     )
     from langchain_modelscope._compat import ModelScopeChatEndpoint, ModelScopeEndpoint
+    from langchain_modelscope._doctor import DoctorReport, doctor
     from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.chat_models import ChatModelScope
     from langchain_modelscope.embeddings import ModelScopeEmbeddings
@@ -47,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "PointsBalance": "_balance",
     "apoints_balance": "_balance",
     "points_balance": "_balance",
+    "DoctorReport": "_doctor",
+    "doctor": "_doctor",
     "GeneratedImages": "images",
     "ModelScopeImageGenerator": "images",
     "ModelScopeImageTool": "_images_tool",
@@ -70,6 +73,7 @@ __all__ = [
     "BalanceUnavailableError",
     "Candidate",
     "ChatModelScope",
+    "DoctorReport",
     "FallbackChatModel",
     "FallbackEmbeddings",
     "GeneratedImages",
@@ -85,6 +89,7 @@ __all__ = [
     "SQLiteQuotaStore",
     "__version__",
     "apoints_balance",
+    "doctor",
     "points_balance",
 ]
 
