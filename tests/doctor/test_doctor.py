@@ -60,7 +60,8 @@ def test_points_regime_nothing_drifts_and_every_fact_is_checked(emu: ModelScopeE
     assert not [fact for fact, status in seen.items() if status == "not_checked"]
     assert seen["regime"] == "as_expected"
     assert seen["ratelimit_headers"] == "as_expected"
-    assert report.points_spent is not None and report.points_spent > 0
+    assert report.points_spent is not None
+    assert report.points_spent > 0
     assert all(check.skipped is None for check in report.checks)
 
 
@@ -73,7 +74,8 @@ def test_daily_regime_is_information_not_drift(emu: ModelScopeEmulator) -> None:
     assert report.exit_code == 0
     regime = report.fact("regime")
     assert regime.status == "info"
-    assert regime.observed is not None and "daily" in regime.observed
+    assert regime.observed is not None
+    assert "daily" in regime.observed
     assert report.fact("ratelimit_headers").status == "as_expected"
     assert report.points_spent == 0
 
@@ -116,7 +118,8 @@ def test_a_changed_thinking_text_is_shown_verbatim(emu: ModelScopeEmulator) -> N
     emu.config.hybrid_thinking_message = "thinking is available in streaming mode only"
     fact = run(emu).fact("hybrid_thinking_400")
     assert fact.observed == "400 thinking is available in streaming mode only"
-    assert fact.note is not None and "BadRequestError" in fact.note
+    assert fact.note is not None
+    assert "BadRequestError" in fact.note
 
 
 def test_a_retired_default_model_is_flagged_for_free_and_the_rest_still_checked(
@@ -127,7 +130,8 @@ def test_a_retired_default_model_is_flagged_for_free_and_the_rest_still_checked(
     assert drifted(free) == {"default_model"}
     paid = run(emu)
     default = paid.fact("default_model")
-    assert default.observed is not None and "has no provider supported" in default.observed
+    assert default.observed is not None
+    assert "has no provider supported" in default.observed
     # another listed chat model stood in for the regime, stream, json_schema and tool checks
     plain = next(check for check in paid.checks if check.name == "plain")
     assert plain.model not in (None, DEFAULT_MODEL)
@@ -151,7 +155,7 @@ def test_an_unlisted_default_that_still_answers_is_as_expected(
     paid = run(emu)
     assert drifted(paid) == set()
     assert paid.fact("default_model").status == "as_expected"
-    assert [c.name for c in paid.checks][0] == "default_model_call"
+    assert next(c.name for c in paid.checks) == "default_model_call"
 
 
 def test_a_removed_default_model_is_confirmed_by_the_paid_check(emu: ModelScopeEmulator) -> None:
@@ -180,7 +184,8 @@ def test_the_budget_cuts_the_paid_checks_in_order(emu: ModelScopeEmulator) -> No
     assert ran == ["plain", "stream"]
     assert len(emu.requests_for(billable=True)) == 2
     assert report.fact("json_schema").status == "not_checked"
-    assert report.points_spent is not None and report.points_spent <= 4
+    assert report.points_spent is not None
+    assert report.points_spent <= 4
 
 
 def test_a_declined_confirmation_spends_nothing(emu: ModelScopeEmulator) -> None:
@@ -191,7 +196,8 @@ def test_a_declined_confirmation_spends_nothing(emu: ModelScopeEmulator) -> None
         return "no terminal"
 
     report = run(emu, confirm=confirm)
-    assert len(asked) == 1 and all(check.max_points == 2 for check in asked[0])
+    assert len(asked) == 1
+    assert all(check.max_points == 2 for check in asked[0])
     assert emu.requests_for(billable=True) == []
     assert {check.skipped for check in report.checks} == {"no terminal"}
     assert report.exit_code == 0
@@ -203,7 +209,8 @@ def test_without_a_token_only_the_list_is_checked_and_it_could_not_run(
     report = doctor(base_url=emu.base_url, spend=ALL)
     assert report.fact("models_list").status == "as_expected"
     assert report.fact("token").status == "not_checked"
-    assert report.could_not_run is not None and "no token" in report.could_not_run
+    assert report.could_not_run is not None
+    assert "no token" in report.could_not_run
     assert report.exit_code == 2
     assert emu.requests_for(billable=True) == []
 
@@ -267,4 +274,5 @@ def test_the_forms_carry_the_verdict(emu: ModelScopeEmulator) -> None:
     markdown = report.to_markdown()
     assert "| `json_schema` | DIFFERENT |" in markdown
     data = report.to_dict()
-    assert data["drifted"] == ["json_schema"] and data["exit_code"] == 1
+    assert data["drifted"] == ["json_schema"]
+    assert data["exit_code"] == 1

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,25 +11,15 @@ import pytest
 from langchain_modelscope._cli.doctor import NO_TERMINAL
 from langchain_modelscope._client import API_KEY_ENV_VARS, BASE_URL_ENV_VAR
 from langchain_modelscope.testing import ModelScopeEmulator
-
-CLI = Path(sys.executable).parent / "langchain-modelscope"
+from tests.cli.test_cli import CLI, Result
 
 pytestmark = pytest.mark.skipif(
     not CLI.exists(), reason="the entry point is not installed: pip install -e ."
 )
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 def doctor(emu: ModelScopeEmulator | None, *args: str) -> Result:
+    """Run with no stdin, as from a script: a prompt would find no terminal."""
     env = {k: v for k, v in os.environ.items() if k not in (*API_KEY_ENV_VARS, BASE_URL_ENV_VAR)}
     if emu is not None:
         env[BASE_URL_ENV_VAR] = emu.base_url
@@ -56,8 +42,9 @@ def doctor(emu: ModelScopeEmulator | None, *args: str) -> Result:
 def test_json_free_checks_exit_0_and_spend_nothing(emu: ModelScopeEmulator) -> None:
     result = doctor(emu, "--json")
     assert result.code == 0, result.err
-    data = result.json()
-    assert data["exit_code"] == 0 and data["drifted"] == []
+    data: Any = result.json()
+    assert data["exit_code"] == 0
+    assert data["drifted"] == []
     assert {fact["id"]: fact["status"] for fact in data["facts"]}["default_model"] == "as_expected"
     assert emu.requests_for(billable=True) == []
 
@@ -91,7 +78,8 @@ def test_the_human_form_lists_every_fact(emu: ModelScopeEmulator) -> None:
 def test_no_token_exits_2(emu: ModelScopeEmulator) -> None:
     env_less = doctor(None, "--base-url", emu.base_url, "--json")
     assert env_less.code == 2
-    assert "no token" in env_less.json()["could_not_run"]
+    data: Any = env_less.json()
+    assert "no token" in data["could_not_run"]
 
 
 @pytest.mark.parametrize("args", [["--spend", "-1"], ["--spend", "x"], ["--json", "--markdown"]])
