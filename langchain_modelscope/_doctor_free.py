@@ -19,7 +19,6 @@ from langchain_modelscope._doctor_facts import Finding, Redactor, default_model
 from langchain_modelscope._pools import shared_sync_client
 from langchain_modelscope._profiles import _table as _profile_table
 from langchain_modelscope.errors import (
-    APIConnectionError,
     APIError,
     AuthenticationError,
     PermissionDeniedError,
@@ -149,7 +148,7 @@ def check_balance(
             },
             None,
         )
-    except (APIConnectionError, APIError) as error:
+    except APIError as error:
         note = redact(f"the site could not be read: {type(error).__name__}: {error.message}")
         return (
             None,

@@ -332,7 +332,8 @@ def _thinking_answer(
     if error.status_code == 400 and not isinstance(error, ModelNotFoundError):
         seen = probe.redact(f"{error.status_code} {error.message}")
         note = (
-            f"read as {type(error).__name__}, not ThinkingModeError: the package would not stream"
+            f"read as {type(error).__name__}, not ThinkingModeError: a thinking model that the "
+            "family rules miss would fail instead of being streamed"
         )
         return {fact: Finding("different", seen, note)}
     return _not_checked((fact,), _failure(probe, error))
