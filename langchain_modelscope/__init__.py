@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         points_balance,
     )
     from langchain_modelscope._compat import ModelScopeChatEndpoint, ModelScopeEndpoint
+    from langchain_modelscope._doctor import DoctorReport, doctor
     from langchain_modelscope._governor import set_concurrency_store
     from langchain_modelscope._images_tool import ModelScopeImageTool
     from langchain_modelscope.chat_models import ChatModelScope
@@ -48,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "PointsBalance": "_balance",
     "apoints_balance": "_balance",
     "points_balance": "_balance",
+    "DoctorReport": "_doctor",
+    "doctor": "_doctor",
     "GeneratedImages": "images",
     "ModelScopeImageGenerator": "images",
     "ModelScopeImageTool": "_images_tool",
@@ -72,6 +75,7 @@ __all__ = [
     "BalanceUnavailableError",
     "Candidate",
     "ChatModelScope",
+    "DoctorReport",
     "FallbackChatModel",
     "FallbackEmbeddings",
     "GeneratedImages",
@@ -87,6 +91,7 @@ __all__ = [
     "SQLiteQuotaStore",
     "__version__",
     "apoints_balance",
+    "doctor",
     "points_balance",
     "set_concurrency_store",
 ]

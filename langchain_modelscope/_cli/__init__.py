@@ -14,12 +14,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-from langchain_modelscope._cli import balance, emulator, models, quota
+from langchain_modelscope._cli import balance, doctor, emulator, models, quota
 from langchain_modelscope._cli._common import EXIT_CODES_HELP, EXIT_USAGE, CliError, Command
 from langchain_modelscope._version import __version__
 
 #: Every subcommand, in the order help lists them.
-COMMANDS: tuple[Command, ...] = (models.COMMAND, balance.COMMAND, quota.COMMAND, emulator.COMMAND)
+COMMANDS: tuple[Command, ...] = (
+    models.COMMAND,
+    balance.COMMAND,
+    quota.COMMAND,
+    doctor.COMMAND,
+    emulator.COMMAND,
+)
 
 PROG = "langchain-modelscope"
 
