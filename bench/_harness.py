@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import signal
 import statistics
@@ -220,6 +221,13 @@ def server_process(module_argv: list[str], *, label: str) -> Iterator[str]:
                 yield ready.read_text(encoding="utf-8").strip()
             finally:
                 _stop_group(proc)
+
+
+def emulator_process(config: Mapping[str, Any]) -> contextlib.AbstractContextManager[str]:
+    """The package's emulator in its own process, configured by `config` (an
+    ``EmulatorConfig`` as JSON); yields its ``.../v1`` URL."""
+    argv = ["langchain_modelscope.testing", "--port", "0", "--config-json", json.dumps(config)]
+    return server_process(argv, label="the emulator")
 
 
 def run_python(code: str, *, timeout: float = 120.0, env: Mapping[str, str] | None = None) -> str:
