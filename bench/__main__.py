@@ -36,6 +36,8 @@ def _register() -> None:
     from bench.bench_fallback import bench_fallback
     from bench.bench_import import bench_import
     from bench.bench_ledger import bench_ledger
+    from bench.bench_points import bench_points
+    from bench.bench_throttle import bench_throttle
 
     BENCHMARKS.update(
         {
@@ -46,6 +48,8 @@ def _register() -> None:
             "embeddings": bench_embeddings,
             "fallback": bench_fallback,
             "ledger": bench_ledger,
+            "points": bench_points,
+            "throttle": bench_throttle,
         }
     )
 

@@ -111,12 +111,15 @@ def recorded_backoff() -> Iterator[Backoff]:
         headers = response.headers if response is not None else None
         nap(self._calculate_retry_timeout(max_retries - retries_taken, options, headers))
 
+    # tenacity's default sleep is ``tenacity.nap.sleep``, which calls ``time.sleep`` through
+    # its module's ``time``: replacing that name stops tenacity's naps and nothing else.
+    naps: Any = tenacity.nap
     original_sleep = SyncAPIClient._sleep_for_retry
-    original_time = tenacity.nap.time
+    original_time = naps.time
     SyncAPIClient._sleep_for_retry = openai_sleep  # type: ignore[method-assign]
-    tenacity.nap.time = SimpleNamespace(sleep=nap)  # type: ignore[assignment]
+    naps.time = SimpleNamespace(sleep=nap)
     try:
         yield backoff
     finally:
         SyncAPIClient._sleep_for_retry = original_sleep  # type: ignore[method-assign]
-        tenacity.nap.time = original_time
+        naps.time = original_time

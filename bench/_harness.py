@@ -181,7 +181,7 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def stop_group(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM the child's process group, then SIGKILL it if it lingers."""
     if proc.poll() is not None:
         return
@@ -220,7 +220,7 @@ def server_process(module_argv: list[str], *, label: str) -> Iterator[str]:
                     time.sleep(0.02)
                 yield ready.read_text(encoding="utf-8").strip()
             finally:
-                _stop_group(proc)
+                stop_group(proc)
 
 
 def emulator_process(config: Mapping[str, Any]) -> contextlib.AbstractContextManager[str]:
@@ -247,10 +247,10 @@ def run_python(code: str, *, timeout: float = 120.0, env: Mapping[str, str] | No
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        _stop_group(proc)
+        stop_group(proc)
         raise RuntimeError(f"subprocess timed out after {timeout}s") from exc
     finally:
-        _stop_group(proc)
+        stop_group(proc)
     if proc.returncode != 0:
         raise RuntimeError(f"subprocess failed ({proc.returncode}):\n{err.decode()[-3000:]}")
     return out.decode()

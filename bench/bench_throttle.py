@@ -40,6 +40,7 @@ from bench._harness import (
     fmt,
     run_python,
 )
+from bench.bench_fallback import quiet
 
 #: Plain (non-thinking) models, so ChatOpenAI needs no `enable_thinking` to reach the throttle.
 PRIMARY: Final = "Qwen/Qwen2.5-72B-Instruct"
@@ -126,8 +127,6 @@ def run_fallback(url: str, calls: int) -> dict[str, Any]:
     from langchain_modelscope.quota import QuotaLedger
     from langchain_modelscope.testing import EmulatorRemote
 
-    from bench.bench_fallback import quiet
-
     remote = EmulatorRemote(url)
     token, clock = _setup(remote)
     ledger = QuotaLedger(clock=clock.now)
@@ -196,7 +195,7 @@ def package_at(commit: str) -> Iterator[Path | None]:
             yield None
             return
         with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-            archive.extractall(tmp, filter="data")
+            archive.extractall(tmp)  # our own repository's files
         yield Path(tmp)
 
 
@@ -263,9 +262,7 @@ def bench_throttle(sizes: Sizes) -> BenchResult:
     with emulator_process({}) as url:
         package = run_fallback(url, n)
         result.rows.append(_row(PACKAGE_FB, package["figures"]))
-        result.notes.append(
-            Backoff(package["retries"], package["backoff_s"]).note(PACKAGE_FB)
-        )
+        result.notes.append(Backoff(package["retries"], package["backoff_s"]).note(PACKAGE_FB))
         before = _run_before(url, n)
         if isinstance(before, Run):
             result.rows.append(_row(BEFORE_FB, before.figures))

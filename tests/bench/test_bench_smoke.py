@@ -52,6 +52,17 @@ EXPECTED: dict[str, list[str]] = {
         "QuotaLedger on a Redis that never answers",
         "QuotaLedger in memory (reference)",
     ],
+    "points": [
+        "FallbackChatModel (SQLite ledger)",
+        "ChatOpenAI.with_fallbacks",
+        "LiteLLM-style cooldowns (5 s, per process)",
+    ],
+    "throttle": [
+        "FallbackChatModel",
+        "FallbackChatModel, package before this change (82f57d1)",
+        "ChatOpenAI.with_fallbacks",
+        "LiteLLM-style cooldowns (5 s)",
+    ],
 }
 TIMEOUT = 240.0
 
