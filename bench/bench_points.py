@@ -59,7 +59,6 @@ NAMES: Final = {
 COLUMNS: Final = [
     "requests to the empty account after its 429",
     "of which billable",
-    "per hour out of points (rate)",
     "balance checks",
     "most checks in one interval",
     "grant → first call it serves s",
@@ -241,13 +240,11 @@ def _measure(name: str, log: Sequence[Any], empty: str, outcome: Outcome, interv
     billable = sum(1 for r in wasted if r.billable)
     checks = [r.started_at for r in log if r.path == BALANCE_PATH]
     most = _most_in_window(checks, interval - TOLERANCE)
-    out_seconds = max((grant - out_at).total_seconds(), 1e-9)
-    rate = len(wasted) / out_seconds * 3600
+    out_seconds = max((grant - out_at).total_seconds(), 0.0)
     served = [r.ended_at for r in chat if r.status == 200 and r.started_at >= grant and r.ended_at]
     values = {
         "wasted_requests": float(len(wasted)),
         "wasted_billable": float(billable),
-        "wasted_per_hour": rate,
         "balance_checks": float(len(checks)),
         "most_checks_per_interval": float(most),
         "out_of_points_s": out_seconds,
@@ -256,7 +253,6 @@ def _measure(name: str, log: Sequence[Any], empty: str, outcome: Outcome, interv
     cells = {
         "requests to the empty account after its 429": str(len(wasted)),
         "of which billable": str(billable),
-        "per hour out of points (rate)": fmt(rate, 0),
         "balance checks": str(len(checks)),
         "most checks in one interval": str(most),
         "grant → first call it serves s": "never",
@@ -366,10 +362,12 @@ def _judge(result: BenchResult, interval: float, *, supported: bool) -> None:
     )
     result.notes.append(
         "Requests after the 429: chat calls to the empty account that started after its "
-        "first 429 was answered and before the grant (racing first calls of the other "
-        "processes are not counted). Per hour: the same as a rate over the time out of "
-        "points. Billable: what the emulator charged (a spent balance costs nothing more, so "
-        "the requests column is the waste of round trips and of the service's patience)."
+        "first 429 was answered and before the grant (calls already under way then are not "
+        "counted; the other processes' first calls, made before they could read the mark, "
+        "are). Over hours out of points the anchors keep paying: with_fallbacks 3 requests a "
+        "call (the 429 and the SDK's 2 retries), LiteLLM-style one a process every "
+        f"{LITELLM_COOLDOWN:g} s. Billable: what the emulator charged (a spent balance costs "
+        "nothing more, so the requests column is the waste of round trips)."
     )
     result.notes.append(
         f"Balance checks: requests to the free {BALANCE_PATH} from every process; 'in one "
