@@ -323,7 +323,7 @@ def bench_points(sizes: Sizes) -> BenchResult:
 
 
 def _after(seconds: float | None) -> str:
-    return "never after" if seconds is None else f"{seconds:.2f} s after"
+    return "never served after" if seconds is None else f"served {seconds:.2f} s after"
 
 
 def _judge(result: BenchResult, interval: float, *, supported: bool) -> None:
@@ -332,7 +332,7 @@ def _judge(result: BenchResult, interval: float, *, supported: bool) -> None:
     v = mine.values
     anchors = "; ".join(
         f"{row.contender}: {row.cells['requests to the empty account after its 429']} requests,"
-        f" served {_after(row.values.get('grant_to_served_s'))} the grant"
+        f" {_after(row.values.get('grant_to_served_s'))} the grant"
         for row in result.rows
         if row is not mine
     )
@@ -356,7 +356,7 @@ def _judge(result: BenchResult, interval: float, *, supported: bool) -> None:
     result.targets.append(
         Target(
             f"FallbackChatModel: grant → first call it serves ≤ one interval ({interval:g} s)",
-            f"served {_after(served)} the grant",
+            f"{_after(served)} the grant",
             served is not None and served <= interval,
         )
     )
