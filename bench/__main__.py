@@ -37,6 +37,8 @@ def _register() -> None:
     from bench.bench_governor import bench_governor
     from bench.bench_import import bench_import
     from bench.bench_ledger import bench_ledger
+    from bench.bench_points import bench_points
+    from bench.bench_throttle import bench_throttle
 
     BENCHMARKS.update(
         {
@@ -48,6 +50,8 @@ def _register() -> None:
             "fallback": bench_fallback,
             "ledger": bench_ledger,
             "governor": bench_governor,
+            "points": bench_points,
+            "throttle": bench_throttle,
         }
     )
 

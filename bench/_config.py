@@ -30,6 +30,14 @@ class Sizes:
     embed_dimensions: int
     #: (6) sequential calls through each fallback contender
     fallback_calls: int
+    #: (8) calls in all over `points_workers` processes, one every `points_pace` s in each,
+    #: the grant after half of them; balance checks at most every `points_interval` s
+    points_calls: int
+    points_workers: int
+    points_pace: float
+    points_interval: float
+    #: (9) calls through each contender over one hour of throttle window (emulator clock)
+    throttle_calls: int
 
 
 FULL = Sizes(
@@ -48,6 +56,11 @@ FULL = Sizes(
     embed_texts=10_000,
     embed_dimensions=1024,
     fallback_calls=100,
+    points_calls=500,
+    points_workers=4,
+    points_pace=0.2,
+    points_interval=2.0,
+    throttle_calls=200,
 )
 
 QUICK = Sizes(
@@ -66,4 +79,9 @@ QUICK = Sizes(
     embed_texts=300,
     embed_dimensions=256,
     fallback_calls=2,
+    points_calls=40,
+    points_workers=4,
+    points_pace=0.1,
+    points_interval=1.0,
+    throttle_calls=20,
 )

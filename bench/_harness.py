@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import signal
 import statistics
@@ -180,7 +181,7 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def stop_group(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM the child's process group, then SIGKILL it if it lingers."""
     if proc.poll() is not None:
         return
@@ -219,7 +220,14 @@ def server_process(module_argv: list[str], *, label: str) -> Iterator[str]:
                     time.sleep(0.02)
                 yield ready.read_text(encoding="utf-8").strip()
             finally:
-                _stop_group(proc)
+                stop_group(proc)
+
+
+def emulator_process(config: Mapping[str, Any]) -> contextlib.AbstractContextManager[str]:
+    """The package's emulator in its own process, configured by `config` (an
+    ``EmulatorConfig`` as JSON); yields its ``.../v1`` URL."""
+    argv = ["langchain_modelscope.testing", "--port", "0", "--config-json", json.dumps(config)]
+    return server_process(argv, label="the emulator")
 
 
 def run_python(code: str, *, timeout: float = 120.0, env: Mapping[str, str] | None = None) -> str:
@@ -239,10 +247,10 @@ def run_python(code: str, *, timeout: float = 120.0, env: Mapping[str, str] | No
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        _stop_group(proc)
+        stop_group(proc)
         raise RuntimeError(f"subprocess timed out after {timeout}s") from exc
     finally:
-        _stop_group(proc)
+        stop_group(proc)
     if proc.returncode != 0:
         raise RuntimeError(f"subprocess failed ({proc.returncode}):\n{err.decode()[-3000:]}")
     return out.decode()

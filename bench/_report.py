@@ -20,7 +20,7 @@ from bench._harness import ROOT, BenchResult
 RESULTS = Path(__file__).resolve().parent / "results.md"
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 PACKAGES = (
-    "langchain-modelscope",
+    "langchain-modelscope-api",
     "langchain-core",
     "langchain-openai",
     "openai",
@@ -156,7 +156,8 @@ def render(
         "- `make bench` (`python -m bench`): every benchmark, real counts, rewrites this file.",
         "- `python -m bench --quick`: every benchmark with tiny counts (~30 s), writes nothing; "
         "`tests/bench` runs it in `make test`.",
-        "- `--only NAME[,NAME]` (invoke, stream, concurrency, import, embeddings, fallback), "
+        "- `--only NAME[,NAME]` (invoke, stream, concurrency, import, embeddings, fallback, "
+        "ledger, governor, points, throttle), "
         "`--concurrency N`, `--json PATH`, `--profile NAME[:pyinstrument]`, "
         "`--package-path DIR` (measure a patched copy of the package: before/after).",
         "",

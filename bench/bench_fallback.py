@@ -8,7 +8,6 @@ hop adds is measured as per-call differences between neighbours in time.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import time
@@ -18,7 +17,7 @@ from typing import Any, Final
 
 from bench._config import Sizes
 from bench._contenders import PROMPT, openai_chat, package_chat
-from bench._harness import BenchResult, Row, Target, fmt, server_process
+from bench._harness import BenchResult, Row, Target, emulator_process, fmt
 
 PRIMARY: Final = "Qwen/Qwen3-32B"
 BACKUP: Final = "Qwen/Qwen2.5-72B-Instruct"
@@ -88,8 +87,7 @@ def bench_fallback(sizes: Sizes) -> BenchResult:
         "model_daily_limit": 10**9,
         "model_limits": {},
     }
-    argv = ["langchain_modelscope.testing", "--port", "0", "--config-json", json.dumps(config)]
-    with server_process(argv, label="the emulator") as url, quiet("langchain_modelscope"):
+    with emulator_process(config) as url, quiet("langchain_modelscope"):
         from langchain_modelscope.fallback import FallbackChatModel
         from langchain_modelscope.quota import QuotaLedger
         from langchain_modelscope.testing import EmulatorRemote, Fault

@@ -58,6 +58,17 @@ EXPECTED: dict[str, list[str]] = {
         "no limit, async (reference)",
         "Gate.ahold (async)",
     ],
+    "points": [
+        "FallbackChatModel (SQLite ledger)",
+        "ChatOpenAI.with_fallbacks",
+        "LiteLLM-style cooldowns (5 s, per process)",
+    ],
+    "throttle": [
+        "FallbackChatModel",
+        "FallbackChatModel, package before this change (82f57d1)",
+        "ChatOpenAI.with_fallbacks",
+        "LiteLLM-style cooldowns (5 s)",
+    ],
 }
 TIMEOUT = 240.0
 
