@@ -62,6 +62,16 @@ def points_model(
     )
 
 
+def out_of_points(
+    emu: ModelScopeEmulator, backup: str, ledger: QuotaLedger
+) -> tuple[FallbackChatModel, str, str]:
+    """The main account with no points, the backup with some: the model and both accounts."""
+    emu.set_balance(emu.token, 0)
+    model = points_model(emu, backup, ledger)
+    main, other = (info.account for info in model.candidate_infos)
+    return model, main, other
+
+
 def served(model: FallbackChatModel, text: str = "hi") -> str:
     report = model.invoke(text).response_metadata["fallback"]
     return str(report["served_by"]["account"])
@@ -74,9 +84,7 @@ def test_a_spent_balance_is_skipped_with_zero_requests_and_lifted_by_one_check_a
     modelscope_emulator: ModelScopeEmulator, backup: str, ledger: QuotaLedger, clock: FakeClock
 ) -> None:
     emu = modelscope_emulator
-    emu.set_balance(emu.token, 0)
-    model = points_model(emu, backup, ledger)
-    main, other = (info.account for info in model.candidate_infos)
+    model, main, other = out_of_points(emu, backup, ledger)
 
     assert served(model) == other
     assert chat_requests(emu, emu.token) == 1  # the 429 that taught the ledger; never retried
@@ -130,9 +138,7 @@ def test_where_the_balance_endpoint_is_unusable_one_call_per_interval_probes(
 ) -> None:
     emu = modelscope_emulator
     emu.config.balance_endpoint = "not_found"
-    emu.set_balance(emu.token, 0)
-    model = points_model(emu, backup, ledger)
-    main, other = (info.account for info in model.candidate_infos)
+    model, main, other = out_of_points(emu, backup, ledger)
     assert served(model) == other
 
     clock.advance(seconds=INTERVAL.total_seconds() + 1)
@@ -152,9 +158,7 @@ async def test_the_async_walk_checks_and_lifts_the_same_way(
     modelscope_emulator: ModelScopeEmulator, backup: str, ledger: QuotaLedger, clock: FakeClock
 ) -> None:
     emu = modelscope_emulator
-    emu.set_balance(emu.token, 0)
-    model = points_model(emu, backup, ledger)
-    main, other = (info.account for info in model.candidate_infos)
+    model, main, other = out_of_points(emu, backup, ledger)
     first = await model.ainvoke("hi")
     assert first.response_metadata["fallback"]["served_by"]["account"] == other
     emu.grant_points(emu.token, 5)
