@@ -22,6 +22,8 @@ from contextlib import (
     contextmanager,
     nullcontext,
 )
+from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import httpx
@@ -40,6 +42,7 @@ from langchain_modelscope._answers import (
 )
 from langchain_modelscope._governor import DEFAULT_SLOT_WAIT, ConcurrencyLimit, gate_for
 from langchain_modelscope._pools import shared_async_pools, shared_sync_client
+from langchain_modelscope._quota._ledger import throttle_cooldown
 from langchain_modelscope._version import __version__
 from langchain_modelscope.errors import (
     APIConnectionError,
@@ -49,6 +52,7 @@ from langchain_modelscope.errors import (
     ResponseDecodeError,
     ServerError,
     StreamInterruptedError,
+    ThrottledError,
     error_from_response,
     quota_error_from_repeated_429,
     request_id_from_headers,
@@ -65,6 +69,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "RATELIMIT_HEADERS",
+    "THROTTLE_MAX_WAIT",
     "USER_AGENT",
     "APIResponse",
     "AsyncEventStream",
@@ -75,6 +80,7 @@ __all__ = [
     "RateLimitInfo",
     "RetryListener",
     "is_transient",
+    "no_throttle_retries",
     "read_headers",
     "resolve_api_key",
     "resolve_base_url",
@@ -159,6 +165,52 @@ class AsyncRetryListener(Protocol):
     """The async twin of `RetryListener` (``AsyncCallbackManagerForLLMRun``)."""
 
     def on_retry(self, retry_state: RetryCallState, **kwargs: Any) -> Awaitable[None]: ...
+
+
+#: The longest a client waits before retrying a throttled model ("We have to rate limit you").
+#: It never retries sooner than the ledger's cooldown rule (30 s, doubling: see
+#: :func:`~langchain_modelscope.quota.throttle_cooldown`) or ``Retry-After``; a wait longer
+#: than a minute is not a retry but a stall, so the `ThrottledError` is raised at once with
+#: ``retry_at`` set. With the default ``max_retries=2`` that is three calls over 90 s at most.
+THROTTLE_MAX_WAIT: Final = 60.0
+
+_THROTTLE_RETRIES: ContextVar[bool] = ContextVar("modelscope_throttle_retries", default=True)
+
+
+@contextmanager
+def no_throttle_retries() -> Iterator[None]:
+    """Within this block a throttle is never retried: a fallback moves to its next candidate
+    at once instead (set by the fallback around each candidate call, sync or async)."""
+    token = _THROTTLE_RETRIES.set(False)
+    try:
+        yield
+    finally:
+        _THROTTLE_RETRIES.reset(token)
+
+
+def _throttle_wait(error: ThrottledError, attempt: int) -> float:
+    """Seconds before retrying after the ``attempt``-th throttle of a call."""
+    cooldown = throttle_cooldown(attempt).total_seconds()
+    return max(cooldown, error.retry_after or 0.0)
+
+
+def _retryable(error: BaseException, attempt: int) -> bool:
+    """`is_transient`, except a throttle whose cooldown is too long (or that no one may wait
+    out): that one is stamped with ``retry_at`` and raised."""
+    if not is_transient(error):
+        return False
+    if isinstance(error, ThrottledError):
+        wait = _throttle_wait(error, attempt)
+        if not _THROTTLE_RETRIES.get() or wait > THROTTLE_MAX_WAIT:
+            _stamp(error, wait)
+            return False
+    return True
+
+
+def _stamp(error: ThrottledError, wait: float) -> None:
+    if error.retry_at is None:
+        error.retry_at = datetime.now(timezone.utc) + timedelta(seconds=wait)
+        error.args = (error._describe(),)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -250,6 +302,8 @@ class ModelScopeClient:
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, ThrottledError):
+            return _throttle_wait(error, state.attempt_number)
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             return min(error.retry_after, 60.0)
         # Exponential backoff with jitter: initial, 2x, 4x, ... capped, plus up to `initial`.
@@ -269,12 +323,16 @@ class ModelScopeClient:
 
     def _policy(self) -> dict[str, Any]:
         """The retry policy, as tenacity's ``Retrying`` and ``AsyncRetrying`` both take it."""
-        from tenacity import retry_if_exception, stop_after_attempt
+        from tenacity import stop_after_attempt
+
+        def retry(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            return error is not None and _retryable(error, state.attempt_number)
 
         return {
             "stop": stop_after_attempt(self.max_retries + 1),
             "wait": self._wait,
-            "retry": retry_if_exception(is_transient),
+            "retry": retry,
             "reraise": True,
         }
 
@@ -310,7 +368,9 @@ class ModelScopeClient:
         return AsyncRetrying(before_sleep=before_sleep, sleep=sleep, **self._policy())
 
     def _finish_retries(self, error: RateLimitError) -> APIError:
-        if error.bodiless and self.max_retries > 0:
+        if isinstance(error, ThrottledError):
+            _stamp(error, _throttle_wait(error, self.max_retries + 1))
+        elif error.unexplained and self.max_retries > 0:
             return quota_error_from_repeated_429(error, self.max_retries + 1)
         return error
 
@@ -324,7 +384,9 @@ class ModelScopeClient:
         try:
             return once()
         except Exception as error:
-            if self.max_retries == 0 or not is_transient(error):
+            if not _retryable(error, 1) or self.max_retries == 0:
+                if isinstance(error, ThrottledError):
+                    _stamp(error, _throttle_wait(error, 1))
                 raise
             first: BaseException | None = error
 
@@ -347,7 +409,9 @@ class ModelScopeClient:
         try:
             return await once()
         except Exception as error:
-            if self.max_retries == 0 or not is_transient(error):
+            if not _retryable(error, 1) or self.max_retries == 0:
+                if isinstance(error, ThrottledError):
+                    _stamp(error, _throttle_wait(error, 1))
                 raise
             first: BaseException | None = error
 

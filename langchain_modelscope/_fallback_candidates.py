@@ -19,6 +19,8 @@ Order = Literal["models_first", "accounts_first"]
 
 #: Account label of a candidate whose key could not be found (it uses its SDK's default).
 DEFAULT_ACCOUNT = "default"
+#: The provider name of this package's own candidates.
+MODELSCOPE = "modelscope"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +115,24 @@ def _ls_params(model: Any) -> Mapping[str, Any]:
     return params if isinstance(params, Mapping) else {}
 
 
+def balance_source(model: Any) -> tuple[SecretStr, str] | None:
+    """The token and base URL a balance check of ``model``'s account needs.
+
+    Only this package's own models (``ChatModelScope``, ``ModelScopeEmulator``) have one: a
+    token given to another SDK is never sent anywhere else.
+    """
+    if not _is_modelscope(model):
+        return None
+    secret = _secret_of(model)
+    base_url = getattr(model, "base_url", None)
+    if secret is None or not isinstance(base_url, str) or not base_url:
+        return None
+    return secret, base_url
+
+
 def _default_provider(model: Any) -> str:
     if _is_modelscope(model):
-        return "modelscope"
+        return MODELSCOPE
     provider = _ls_params(model).get("ls_provider")
     if isinstance(provider, str) and provider.strip():
         return provider

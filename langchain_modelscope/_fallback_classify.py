@@ -11,7 +11,12 @@ times are computed on the ledger's clock (the ``now`` given), never the wall clo
 Kinds, and what the fallback does with each:
 
 * ``quota``: a daily/monthly quota or a balance is spent. Move on at once; the ledger marks the
-  (account, model) or the whole account until the reset.
+  (account, model) or the whole account until the reset (or for a cooldown when none is known).
+* ``points``: ModelScope's points balance is spent (no clock; this package's own error only:
+  another SDK's "insufficient balance" is a ``quota``). Move on; the account is marked until a
+  balance check shows points again.
+* ``throttle``: "We have to rate limit you". Move on at once; an escalating cooldown.
+* ``retired``: the model is no longer served. Move on; parked for a day.
 * ``auth``: the token is refused (401/403). Move on; the ledger marks the account for a cooldown.
 * ``not_found``: the model id is unknown or retired. Move on; marked for a cooldown.
 * ``transient``: rate limited, overloaded, 5xx, connection trouble. The candidate's own retry
@@ -35,24 +40,40 @@ from langchain_core.exceptions import OutputParserException
 
 from langchain_modelscope import _wording
 from langchain_modelscope._reset import next_daily_reset, next_monthly_reset, reset_from_headers
+from langchain_modelscope._wording import QuotaPeriod
 from langchain_modelscope.errors import (
     APIConnectionError,
     APIResponseError,
     AuthenticationError,
     BadRequestError,
     ModelNotFoundError,
+    ModelRetiredError,
     PermissionDeniedError,
     QuotaExceededError,
     RateLimitError,
     ServerError,
+    ThrottledError,
     parse_error_body,
 )
 
-FailureKind = Literal["quota", "auth", "not_found", "transient", "failed", "bad_request", "unknown"]
+FailureKind = Literal[
+    "quota",
+    "points",
+    "throttle",
+    "retired",
+    "auth",
+    "not_found",
+    "transient",
+    "failed",
+    "bad_request",
+    "unknown",
+]
 Scope = Literal["model", "account"]
 
 #: Kinds after which the next candidate is tried.
-MOVE_ON_KINDS: frozenset[str] = frozenset({"quota", "auth", "not_found", "transient", "failed"})
+MOVE_ON_KINDS: frozenset[str] = frozenset(
+    {"quota", "points", "throttle", "retired", "auth", "not_found", "transient", "failed"}
+)
 
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 524, 529})
 _TOKEN_LIKE = re.compile(
@@ -76,6 +97,10 @@ class Failure:
     scope: Scope = "model"
     #: when the quota comes back, from the error or a header (None: use a cooldown)
     until: datetime | None = None
+    #: ``"day"`` / ``"month"`` for a ModelScope counter quota (the ledger's mark kind)
+    period: QuotaPeriod | None = None
+    #: a throttle's ``Retry-After`` in seconds, when the answer had one
+    retry_after: float | None = None
 
     @property
     def moves_on(self) -> bool:
@@ -177,14 +202,16 @@ def _code_and_text(error: BaseException, body: Any) -> tuple[set[str], str]:
 # --- reset times ----------------------------------------------------------------------------
 
 
-def modelscope_reset(error: QuotaExceededError, now: datetime) -> datetime:
+def modelscope_reset(error: QuotaExceededError, now: datetime) -> datetime | None:
     """The reset ``error`` waits for, on the ledger's clock ``now``.
 
     The error's own ``reset_at`` was computed on the wall clock when it was raised; a ledger
     may run on an injected clock (tests, replays), so the error's rule (next 00:00 UTC+8, or
     the 1st of next month) is applied to the ledger's ``now`` instead, and a mark never lies
-    in the ledger's past or far future.
+    in the ledger's past or far future. None when the quota has no clock.
     """
+    if error.period is None:  # no rule to replay: the time the error knows, if any
+        return error.reset_at
     return error.next_reset(now)
 
 
@@ -197,12 +224,18 @@ def _own_error(error: BaseException, now: datetime) -> Failure | None:
     name = type(error).__name__
     status = getattr(error, "status_code", None)
     if isinstance(error, QuotaExceededError):
+        if error.regime == "points":
+            return Failure("points", message, name, status, "account")
         until = modelscope_reset(error, now)
-        return Failure("quota", message, name, status, error.scope, until)
+        return Failure("quota", message, name, status, error.scope, until, error.period)
+    if isinstance(error, ThrottledError):
+        return Failure("throttle", message, name, status, retry_after=error.retry_after)
     if isinstance(error, RateLimitError | ServerError | APIConnectionError):
         return Failure("transient", message, name, status)
     if isinstance(error, AuthenticationError | PermissionDeniedError):
         return Failure("auth", message, name, status, "account")
+    if isinstance(error, ModelRetiredError):
+        return Failure("retired", message, name, status)
     if isinstance(error, ModelNotFoundError):
         return Failure("not_found", message, name, status)
     if isinstance(error, BadRequestError):
@@ -216,9 +249,8 @@ def _quota_scope(codes: set[str], text: str) -> Scope:
     return "model" if _wording.is_model_scoped_quota(text, codes) else "account"
 
 
-def _reset_from_wording(text: str, now: datetime) -> datetime | None:
+def _reset_from_wording(period: QuotaPeriod | None, now: datetime) -> datetime | None:
     """ModelScope's quota wording through another client (e.g. ChatOpenAI at its base URL)."""
-    period = _wording.quota_period(text)
     if period == "month":
         return next_monthly_reset(now)
     if period == "day":
@@ -253,9 +285,17 @@ def classify_error(error: BaseException, now: datetime) -> Failure:
     body = next((b for b in map(_body_of, chain) if b is not None), None)
     codes, text = _code_and_text(error, body)
 
+    if _wording.is_retired_model(text, codes):
+        return Failure("retired", message, name, status)
+    if _wording.is_throttle(text):
+        retry = reset_from_headers(headers, now, ("retry-after",))
+        wait = None if retry is None else max((retry - now).total_seconds(), 0.0)
+        return Failure("throttle", message, name, status, retry_after=wait)
     if _wording.is_any_quota(text, codes):
-        until = reset_from_headers(headers, now) or _reset_from_wording(text, now)
-        return Failure("quota", message, name, status, _quota_scope(codes, text), until)
+        period = _wording.quota_period(text)
+        until = reset_from_headers(headers, now) or _reset_from_wording(period, now)
+        scope = _quota_scope(codes, text)
+        return Failure("quota", message, name, status, scope, until, period)
     if isinstance(error, lc_exceptions.ContextOverflowError):
         return Failure("failed", message, name, status)
     if (

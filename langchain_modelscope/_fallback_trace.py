@@ -65,11 +65,15 @@ class Trace:
         #: the failure that made the walk move on, logged as a switch when the next call starts
         self.pending: tuple[Slot, Failure] | None = None
 
-    def skipped(self, slot: Slot, entry: QuotaEntry) -> None:
-        """``slot`` was not called: the ledger's ``entry`` blocks it."""
+    def skipped(self, slot: Slot, entry: QuotaEntry, claimed_until: datetime | None = None) -> None:
+        """``slot`` was not called: the ledger's ``entry`` blocks it (or another caller holds
+        its check or probe until ``claimed_until``). A points mark has no clock: no until."""
         reason = entry.reason or f"{entry.scope} exhausted"
-        logger.debug("fallback: skipping %s until %s", slot.info.label, entry.until.isoformat())
-        self.attempts.append(Attempt(slot.info, "skipped", "exhausted", reason, entry.until))
+        until = entry.until if entry.has_clock else None
+        if claimed_until is not None and entry.kind == "throttle":
+            until = claimed_until
+        logger.debug("fallback: skipping %s (%s mark)", slot.info.label, entry.kind)
+        self.attempts.append(Attempt(slot.info, "skipped", "exhausted", reason, until))
 
     def failed(self, slot: Slot, failure: Failure, until: datetime | None) -> None:
         """``slot`` failed with ``failure`` and the walk moves on; ``until``: its mark, if any."""

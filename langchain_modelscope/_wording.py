@@ -26,14 +26,29 @@ MONTHLY_QUOTA_PHRASES: tuple[str, ...] = ("month's quota", "monthly quota")
 REQUEST_LIMIT_PHRASES: tuple[str, ...] = ("request limit exceeded",)
 #: 429 code ``insufficient_quota`` (§3 row 4): the account's quota is spent.
 ACCOUNT_QUOTA_CODES: tuple[str, ...] = ("insufficient_quota",)
-#: 429 "You exceeded your current quota" (§3 row 4), "insufficient balance" (§3 rows 5-6).
-ACCOUNT_QUOTA_PHRASES: tuple[str, ...] = (
-    "exceeded your current quota",
-    "insufficient balance",
-    "insufficient_balance",
-)
-#: 400 "Invalid model id: {model}", "Model id has no provider supported" (§3).
-UNKNOWN_MODEL_PHRASES: tuple[str, ...] = ("invalid model id", "has no provider supported")
+#: 429 "You exceeded your current quota" (§3 row 4): the account's quota (no regime said).
+ACCOUNT_QUOTA_PHRASES: tuple[str, ...] = ("exceeded your current quota",)
+#: 429 plain "insufficient balance" (§3, points era): the account's points are spent.
+POINTS_PHRASES: tuple[str, ...] = ("insufficient balance", "insufficient_balance")
+#: 429 "insufficient balance (1008)", type ``insufficient_balance_error`` (§3): not your points
+#: but a retired model's upstream balance. Checked before :data:`POINTS_PHRASES`.
+RETIRED_BALANCE_PHRASES: tuple[str, ...] = ("insufficient balance (1008)",)
+RETIRED_BALANCE_CODES: tuple[str, ...] = ("insufficient_balance_error",)
+#: 400 "Model id has no provider supported" (2025), "Model id : X , has no provider supported"
+#: (2026): a retired or unserved model (§3, §5).
+RETIRED_MODEL_PHRASES: tuple[str, ...] = ("has no provider supported",)
+#: 400 "Invalid model id: {model}" (§3); retired models are unknown too.
+UNKNOWN_MODEL_PHRASES: tuple[str, ...] = ("invalid model id", *RETIRED_MODEL_PHRASES)
+#: 429 "AppId:… 达到使用量上限", code ``too_many_requests`` (§3): the provider behind one
+#: model hit its usage cap, for an unknown time.
+UPSTREAM_CAP_PHRASES: tuple[str, ...] = ("达到使用量上限",)
+UPSTREAM_CAP_CODES: tuple[str, ...] = ("too_many_requests",)
+#: 429 "Free allocated quota exceeded." (§3, DashScope's words): that provider's free quota.
+FREE_ALLOCATED_PHRASES: tuple[str, ...] = ("free allocated quota exceeded",)
+#: 429 "We have to rate limit you for model {model}. …" (§3, §2a): the concurrency throttle.
+THROTTLE_PHRASES: tuple[str, ...] = ("we have to rate limit you",)
+#: 400 "invalid temperature: only 1 is allowed for this model" (§3): every part present.
+FIXED_TEMPERATURE_PARTS: tuple[str, ...] = ("temperature", "only 1 is allowed")
 #: 401 "Please bind your Alibaba Cloud account before use." (§3).
 UNBOUND_ACCOUNT_PHRASES: tuple[str, ...] = ("bind",)
 #: 403 "... please make sure your associated Aliyun account is real-name verified." (§3).
@@ -90,10 +105,43 @@ def quota_period(text: str) -> QuotaPeriod | None:
 
 
 def is_account_quota(text: str, code: str | None) -> bool:
-    """ModelScope's words for the account's quota (or points balance) being spent."""
+    """ModelScope's words for the account's quota being spent (not its points: see below)."""
     return (code is not None and code in ACCOUNT_QUOTA_CODES) or has_any(
         text, ACCOUNT_QUOTA_PHRASES
     )
+
+
+def is_retired_model(text: str, codes: Collection[str]) -> bool:
+    """ModelScope's words for a model it no longer serves (a 400, or the 429 "(1008)")."""
+    return (
+        has_any(text, RETIRED_MODEL_PHRASES)
+        or has_any(text, RETIRED_BALANCE_PHRASES)
+        or any(code in RETIRED_BALANCE_CODES for code in codes)
+    )
+
+
+def is_points_spent(text: str, codes: Collection[str]) -> bool:
+    """The account's points balance is spent: plain "insufficient balance" (not "(1008)")."""
+    return has_any(text, POINTS_PHRASES) and not is_retired_model(text, codes)
+
+
+def is_upstream_quota(text: str, codes: Collection[str]) -> bool:
+    """A model's own quota of unknown length: its provider's cap, or a free allocation."""
+    return (
+        has_any(text, UPSTREAM_CAP_PHRASES)
+        or has_any(text, FREE_ALLOCATED_PHRASES)
+        or any(code in UPSTREAM_CAP_CODES for code in codes)
+    )
+
+
+def is_throttle(text: str) -> bool:
+    """ModelScope's concurrency throttle ("We have to rate limit you …")."""
+    return has_any(text, THROTTLE_PHRASES)
+
+
+def needs_temperature_one(text: str) -> bool:
+    """The model accepts only ``temperature=1`` (Kimi models, §3)."""
+    return all(part in text for part in FIXED_TEMPERATURE_PARTS)
 
 
 def is_request_limit(text: str) -> bool:
@@ -116,6 +164,8 @@ def is_any_quota(text: str, codes: Collection[str]) -> bool:
     return (
         quota_period(text) is not None
         or has_any(text, ACCOUNT_QUOTA_PHRASES)
+        or has_any(text, POINTS_PHRASES)
+        or is_upstream_quota(text, codes)
         or has_any(text, OTHER_QUOTA_PHRASES)
         or any(code in ACCOUNT_QUOTA_CODES or code in OTHER_QUOTA_CODES for code in codes)
     )
@@ -125,6 +175,7 @@ def is_model_scoped_quota(text: str, codes: Collection[str]) -> bool:
     """True when a spent quota is the model's, not the whole account's."""
     return (
         quota_period(text) is not None
+        or is_upstream_quota(text, codes)
         or any(code in MODEL_SCOPED_QUOTA_CODES for code in codes)
         or has_any(text, MODEL_SCOPED_QUOTA_PHRASES)
     )

@@ -10,12 +10,15 @@ LangChain model errors keeps working with this package)::
     │   │   ├── AuthenticationError  [ModelAuthenticationError]     401: bad token, unbound account
     │   │   ├── PermissionDeniedError [ModelPermissionDeniedError]  403: not real-name verified
     │   │   ├── ModelNotFoundError   [ModelNotFoundError]           unknown or retired model id
+    │   │   │   └── ModelRetiredError                               no longer served (400 or 429)
     │   │   ├── BadRequestError      [ModelInvalidRequestError]     any other 4xx: never retried
     │   │   │   ├── ThinkingModeError                               the two "must stream" 400s
     │   │   │   └── EmbeddingInputError (ValueError)                a text that cannot be embedded
     │   │   ├── RateLimitError       [ModelRateLimitError]          429 that passes: retried
+    │   │   │   └── ThrottledError                                  "We have to rate limit you":
+    │   │   │                                                       retried only after a cooldown
     │   │   ├── QuotaExceededError   [ModelRateLimitError]          429 quota spent: not retried,
-    │   │   │                                                       carries scope and reset_at
+    │   │   │                                                       carries scope, regime, reset_at
     │   │   └── ServerError          [ModelAPIError]                5xx: retried
     │   ├── APIConnectionError       [ModelConnectionError]         no answer: retried
     │   │   ├── APITimeoutError      [ModelTimeoutError]            no answer in time: retried
@@ -41,7 +44,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from langchain_core import exceptions as lc_exceptions
 
@@ -53,6 +56,15 @@ if TYPE_CHECKING:  # for the annotation only: the fallback imports this module, 
     from langchain_modelscope._fallback_trace import Attempt
 
 QuotaScope = Literal["model", "account"]
+QuotaRegime = Literal["points", "daily"]
+"""Which free tier an answer showed (modelscope-api.md §2): ``"points"`` (since 2026-08: a
+balance with no reset time) or ``"daily"`` (the counters that reset at 00:00 UTC+8, monthly
+ones included). ``None`` on an error when the answer did not show either."""
+
+#: What a user out of points can do (§2a): points come from activity on the website.
+POINTS_ADVICE: Final = (
+    "log in at modelscope.cn to receive today's points, or use another account or provider"
+)
 
 #: Response headers that may carry a request id, most specific first.
 REQUEST_ID_HEADERS = ("x-request-id", "x-modelscope-request-id", "request-id", "x-acs-request-id")
@@ -138,6 +150,12 @@ class ModelNotFoundError(APIStatusError, lc_exceptions.ModelNotFoundError):
     """The model id is unknown to the service, or no longer served."""
 
 
+class ModelRetiredError(ModelNotFoundError):
+    """The service no longer serves this model: the 400 ``has no provider supported`` or the
+    429 ``insufficient balance (1008)`` (its upstream balance, not your points). A fallback
+    parks it for a day; retrying or waiting for a reset does not help."""
+
+
 class BadRequestError(APIStatusError, lc_exceptions.ModelInvalidRequestError):
     """The request itself is wrong: it would fail on every account, so it is never retried."""
 
@@ -147,12 +165,22 @@ class ThinkingModeError(BadRequestError):
 
 
 class RateLimitError(APIStatusError, lc_exceptions.ModelRateLimitError):
-    """429 that passes with time (concurrency limit, or a 429 with no body): retried."""
+    """429 that passes with time (a throttle, or a 429 with no body or an unknown text)."""
 
     is_retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        unexplained: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.retry_after = retry_after
+        #: True when the 429 said nothing known (no body, or a text matching no §3 row): a
+        #: quota or a rate limit, nobody can tell yet; one that repeats is taken as a quota.
+        self.unexplained = unexplained
         super().__init__(message, **kwargs)
 
     @property
@@ -161,8 +189,38 @@ class RateLimitError(APIStatusError, lc_exceptions.ModelRateLimitError):
         return self.body is None
 
 
+class ThrottledError(RateLimitError):
+    """ModelScope's concurrency throttle, "We have to rate limit you for model …".
+
+    Its windows last hours in 2026 and refused calls may cost points (§2a), so it is never
+    retried at once: a fallback moves on and cools the (account, model) down; a bare model
+    retries only after the cooldown, and raises at once when that is longer than the client
+    will wait. ``retry_at`` (aware, UTC) is then the earliest sensible retry.
+    """
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None, **kwargs: Any) -> None:
+        self.retry_at = retry_at
+        super().__init__(message, **kwargs)
+
+    def _describe(self) -> str:
+        when = (
+            f" [throttled: retry no sooner than {self.retry_at.isoformat(timespec='seconds')}]"
+            if self.retry_at is not None
+            else " [throttled: send fewer calls at once, or use another model or provider]"
+        )
+        return super()._describe() + when
+
+
 class QuotaExceededError(APIStatusError, lc_exceptions.ModelRateLimitError):
-    """A daily (or monthly) quota is spent: retrying before ``reset_at`` only wastes calls."""
+    """A quota or the points balance is spent: retrying soon only wastes calls (and points).
+
+    * ``scope``: ``"account"`` (every model of the token) or ``"model"``;
+    * ``regime``: what the answer showed (:data:`QuotaRegime`): ``"points"`` for a spent
+      balance, ``"daily"`` for the counters, None when it showed neither (a provider's cap);
+    * ``period``: ``"day"`` / ``"month"`` for a counter quota, None otherwise;
+    * ``reset_at``: when it comes back, only when the answer's regime has a clock (the next
+      00:00 UTC+8, the 1st); None for points (they come back when granted) and unknown caps.
+    """
 
     is_retryable = False
 
@@ -171,28 +229,48 @@ class QuotaExceededError(APIStatusError, lc_exceptions.ModelRateLimitError):
         message: str,
         *,
         scope: QuotaScope,
-        reset_at: datetime,
-        period: QuotaPeriod = "day",
+        reset_at: datetime | None,
+        period: QuotaPeriod | None = None,
+        regime: QuotaRegime | None = None,
         **kwargs: Any,
     ) -> None:
         self.scope: QuotaScope = scope
         self.reset_at = reset_at
-        self.period: QuotaPeriod = period
+        self.period: QuotaPeriod | None = period
+        self.regime: QuotaRegime | None = regime
         super().__init__(message, **kwargs)
 
-    def next_reset(self, now: datetime) -> datetime:
-        """The reset this quota waits for, seen from ``now`` (a ledger may keep its own clock)."""
-        return next_monthly_reset(now) if self.period == "month" else next_daily_reset(now)
+    def next_reset(self, now: datetime) -> datetime | None:
+        """The reset this quota waits for, seen from ``now`` (a ledger may keep its own clock);
+        None when it has no clock (points, an unknown cap)."""
+        if self.period == "month":
+            return next_monthly_reset(now)
+        if self.period == "day":
+            return next_daily_reset(now)
+        return None
+
+    def _advice(self) -> str:
+        what = "the account's" if self.scope == "account" else "this model's"
+        if self.regime == "points":
+            return f"the account's points balance is spent, with no fixed reset: {POINTS_ADVICE}"
+        if self.reset_at is not None:
+            period = {"day": "daily ", "month": "monthly "}.get(self.period or "", "")
+            return (
+                f"{what} {period}quota is spent until "
+                f"{self.reset_at.isoformat(timespec='minutes')}; use another "
+                f"{'account' if self.scope == 'account' else 'model or account'} meanwhile"
+            )
+        other = "another account or provider" if self.scope == "account" else "another model"
+        return f"{what} quota is spent, for a time nobody said: use {other}"
 
     def _describe(self) -> str:
-        what = "the account" if self.scope == "account" else "this model"
-        return (
-            f"{super()._describe()} [quota of {what} spent until "
-            f"{self.reset_at.isoformat(timespec='minutes')}]"
-        )
+        return f"{super()._describe()} [{self._advice()}]"
 
     def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]}, scope={self.scope!r}, reset_at={self.reset_at!r})"
+        return (
+            f"{super().__repr__()[:-1]}, scope={self.scope!r}, regime={self.regime!r}, "
+            f"reset_at={self.reset_at!r})"
+        )
 
 
 class ServerError(APIStatusError, lc_exceptions.ModelAPIError):
@@ -387,6 +465,9 @@ def error_from_response(
             else None
         )
         return PermissionDeniedError(message or "permission denied", hint=hint, **common)
+    codes = () if code is None else (code.lower(),)
+    if _wording.is_retired_model(text, codes):
+        return _retired(message, common)
     if status_code == 404 or _wording.names_unknown_model(text):
         return ModelNotFoundError(
             message or "model not found",
@@ -398,7 +479,20 @@ def error_from_response(
         return ServerError(message or "server error", **common)
     if _wording.needs_streaming(text):
         return ThinkingModeError(message, **common)
+    if _wording.needs_temperature_one(text):
+        return BadRequestError(
+            message, hint="This model accepts only temperature=1: set temperature=1.", **common
+        )
     return BadRequestError(message or f"request rejected with status {status_code}", **common)
+
+
+def _retired(message: str, common: dict[str, Any]) -> ModelRetiredError:
+    return ModelRetiredError(
+        message or "model no longer served",
+        hint="This model is no longer served by ModelScope API-Inference (retired); "
+        "use a current model id (see modelscope.cn).",
+        **common,
+    )
 
 
 def _classify_429(
@@ -410,36 +504,63 @@ def _classify_429(
     now: datetime | None,
     common: dict[str, Any],
 ) -> APIStatusError:
+    """A 429, by its text (§3): which quota, which regime, or a throttle, or unknown.
+
+    The daily-counter regime is only claimed when the answer showed it: a daily or monthly
+    text, "Request limit exceeded." (a counter's words), or the account counter headers.
+    """
+    codes = () if code is None else (code.lower(),)
+    counters_seen = account_remaining is not None
     period = _wording.quota_period(text)
-    if period == "month":
+    if period is not None:
+        reset = next_monthly_reset(now) if period == "month" else next_daily_reset(now)
         return QuotaExceededError(
-            message, scope="model", reset_at=next_monthly_reset(now), period="month", **common
+            message, scope="model", reset_at=reset, period=period, regime="daily", **common
         )
-    if period == "day":
-        return QuotaExceededError(message, scope="model", reset_at=next_daily_reset(now), **common)
-    if _wording.is_account_quota(text, code):
+    if _wording.is_retired_model(text, codes):
+        return _retired(message, common)
+    if _wording.is_points_spent(text, codes):
         return QuotaExceededError(
-            message, scope="account", reset_at=next_daily_reset(now), **common
+            message, scope="account", reset_at=None, regime="points", **common
         )
-    if _wording.is_request_limit(text):
-        scope: QuotaScope = "account" if account_remaining == 0 else "model"
-        return QuotaExceededError(message, scope=scope, reset_at=next_daily_reset(now), **common)
+    if _wording.is_upstream_quota(text, codes):
+        return QuotaExceededError(message, scope="model", reset_at=None, **common)
+    if _wording.is_request_limit(text) or _wording.is_account_quota(text, code):
+        limited = _wording.is_request_limit(text)
+        scope: QuotaScope = "account" if account_remaining == 0 or not limited else "model"
+        if limited or counters_seen:
+            return QuotaExceededError(
+                message,
+                scope=scope,
+                reset_at=next_daily_reset(now),
+                period="day",
+                regime="daily",
+                **common,
+            )
+        return QuotaExceededError(message, scope=scope, reset_at=None, **common)
     retry_after = retry_after_seconds(headers)
-    if not text:
-        return RateLimitError(
-            "429 with no body (rate limited, or a quota spent)",
-            retry_after=retry_after,
-            **common,
-        )
-    return RateLimitError(message, retry_after=retry_after, **common)
+    if _wording.is_throttle(text):
+        return ThrottledError(message, retry_after=retry_after, **common)
+    return RateLimitError(
+        message or "429 with no body",
+        hint="(rate limited, or a quota spent: nobody can tell yet)",
+        retry_after=retry_after,
+        unexplained=True,
+        **common,
+    )
 
 
 def quota_error_from_repeated_429(error: RateLimitError, attempts: int) -> QuotaExceededError:
-    """A bodiless 429 that survives every retry is taken as the model's daily quota."""
+    """An unexplained 429 that survives every retry is taken as the model's quota (§3).
+
+    Its length is unknown (no regime was shown), so ``reset_at`` is None: a fallback cools the
+    model down for its ``quota_cooldown``.
+    """
+    said = "no body" if error.bodiless else "a text matching no known quota"
     return QuotaExceededError(
-        f"429 with no body on {attempts} attempts in a row; treated as this model's daily quota",
+        f"429 with {said} on {attempts} attempts in a row; treated as this model's quota",
         scope="model",
-        reset_at=next_daily_reset(),
+        reset_at=None,
         status_code=error.status_code,
         request_id=error.request_id,
         model=error.model,
@@ -448,6 +569,7 @@ def quota_error_from_repeated_429(error: RateLimitError, attempts: int) -> Quota
 
 
 __all__ = [
+    "POINTS_ADVICE",
     "APIConnectionError",
     "APIError",
     "APIResponseError",
@@ -462,16 +584,19 @@ __all__ = [
     "EmptyResponseError",
     "MissingAPIKeyError",
     "ModelNotFoundError",
+    "ModelRetiredError",
     "ModelScopeError",
     "PermissionDeniedError",
     "QuotaExceededError",
     "QuotaPeriod",
+    "QuotaRegime",
     "QuotaScope",
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
     "StreamInterruptedError",
     "ThinkingModeError",
+    "ThrottledError",
     "error_from_response",
     "parse_error_body",
 ]

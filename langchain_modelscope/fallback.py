@@ -1,6 +1,7 @@
 """Quota-aware fallback: one chat model (or embeddings) made of ranked candidates.
 
-ModelScope's free quotas run out daily (HTTP 429) and come back at 00:00 UTC+8. LangChain's
+ModelScope's free tier runs out (HTTP 429): a points balance that comes back when points are
+granted (2026), or daily counters that reset at 00:00 UTC+8 (before). LangChain's
 ``with_fallbacks`` has no memory, so it calls the dead candidate first on every request (and the
 openai SDK retries ``insufficient_quota`` twice on top); it is also not a chat model, so it has
 no ``bind_tools`` and ``create_agent`` rejects it. :class:`FallbackChatModel` fixes both:
@@ -12,7 +13,12 @@ no ``bind_tools`` and ``create_agent`` rejects it. :class:`FallbackChatModel` fi
   <langchain_modelscope.quota>`, and every quota failure, refused token, unknown model or
   ``remaining: 0`` rate-limit header writes to it. The ledger is the only state: the fallback
   keeps no counters, so processes sharing a SQLite or Redis ledger agree, and a candidate comes
-  back by itself when its mark lifts (ModelScope: the next 00:00 UTC+8);
+  back by itself when its mark lifts: a daily quota at the next 00:00 UTC+8, a spent points
+  balance when one balance check per ``balance_check_interval`` (one caller across processes)
+  sees points again, a throttle ("We have to rate limit you") after an escalating cooldown
+  and one claimed probe, a retired model after a day;
+* a throttled candidate is never retried inside the call: the walk moves on at once (this
+  package's own candidates skip their retry loop for a throttle while the fallback calls them);
 * failures are classified for any provider without importing its SDK
   (:mod:`langchain_modelscope._fallback_classify`): quota, auth and model-not-found move on at
   once; transient ones move on after the candidate's own retries; a bad request is raised at
@@ -59,7 +65,15 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import patch_config
 from langchain_core.tracers.base import AsyncBaseTracer, BaseTracer
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 from langchain_modelscope._fallback_candidates import (
@@ -72,6 +86,7 @@ from langchain_modelscope._fallback_candidates import (
 )
 from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
 from langchain_modelscope._fallback_walk import (
+    DEFAULT_BALANCE_CHECK_INTERVAL,
     DEFAULT_COOLDOWN,
     Head,
     Rules,
@@ -119,8 +134,27 @@ class _FallbackSettings(BaseModel):
     fallback_on_unknown_errors: bool = False
     """Move on after an error that cannot be classified (default: raise it, it is most
     likely a bug that every candidate would hit)."""
+    balance_check_interval: timedelta = DEFAULT_BALANCE_CHECK_INTERVAL
+    """How often (seconds or a timedelta; default 5 minutes) an account whose points ran out
+    is checked again. A spent balance has no reset time: points come back when the user is
+    active on modelscope.cn. Once per interval exactly one caller across every process sharing
+    the ledger asks the free balance endpoint; points above zero bring the account back in
+    that same call. Where the endpoint is unusable, one call per interval probes instead."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @field_validator("balance_check_interval", mode="before")
+    @classmethod
+    def _interval(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | timedelta):
+            raise TypeError(
+                "balance_check_interval takes seconds (int or float) or a timedelta, "
+                f"got {type(value).__name__}"
+            )
+        interval = value if isinstance(value, timedelta) else timedelta(seconds=value)
+        if interval <= timedelta(0):
+            raise ValueError(f"balance_check_interval must be positive, got {value!r}")
+        return interval
 
     _slots: tuple[Slot, ...] = PrivateAttr(default=())
 
@@ -145,6 +179,7 @@ class _FallbackSettings(BaseModel):
             auth_cooldown=self.auth_cooldown,
             not_found_cooldown=self.not_found_cooldown,
             fallback_on_unknown_errors=self.fallback_on_unknown_errors,
+            balance_check_interval=self.balance_check_interval,
         )
         return Walk(ledger, rules, self._slots if slots is None else slots)
 

@@ -423,7 +423,8 @@ class ModelScopeImageGenerator(BaseModel):
             f"not sent: the quota ledger marks this {scope} as spent "
             f"({entry.reason or 'exhausted'})",
             scope=scope,
-            reset_at=entry.until,
+            reset_at=entry.until if entry.has_clock else None,  # points: no reset time
+            regime="points" if entry.kind == "points" else None,
             model=self.model,
             hint="Log in at modelscope.cn to receive points, clear the ledger entry "
             "(langchain-modelscope quota --clear ...), or use another account.",

@@ -317,7 +317,8 @@ def test_slow_first_byte_times_out(modelscope_emulator: ModelScopeEmulator) -> N
 
 def test_retry_after_is_honoured(modelscope_emulator: ModelScopeEmulator) -> None:
     emu = modelscope_emulator
-    body = facts.errors_envelope(facts.RATE_LIMITED)
+    # A 429 nobody can classify (a throttle waits at least its cooldown: tests/fallback).
+    body = facts.errors_envelope("something passing")
     emu.queue_fault(Fault.status(429, body, headers={"Retry-After": "0.3"}), times=1)
     started = time.monotonic()
     make_client(emu, max_retries=1).post(CHAT, chat_body(), model=MODEL)

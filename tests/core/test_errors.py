@@ -31,15 +31,31 @@ ROWS: list[tuple[int, str, str | None, type[errors.APIStatusError], str | None, 
         "insufficient_quota",
         errors.QuotaExceededError,
         "account",
-        NEXT_DAY,
+        None,  # no regime shown (no counter headers): no reset is invented
     ),
-    (429, facts.INSUFFICIENT_BALANCE, None, errors.QuotaExceededError, "account", NEXT_DAY),
-    (429, facts.RATE_LIMITED, None, errors.RateLimitError, None, None),
+    (429, facts.QUOTA_DAILY_ONE_SPACE, None, errors.QuotaExceededError, "model", NEXT_DAY),
+    (429, facts.INSUFFICIENT_BALANCE, None, errors.QuotaExceededError, "account", None),
+    (429, facts.UPSTREAM_CAP, None, errors.QuotaExceededError, "model", None),
+    (429, facts.UPSTREAM_CAP, facts.UPSTREAM_CAP_CODE, errors.QuotaExceededError, "model", None),
+    (429, facts.FREE_ALLOCATED, None, errors.QuotaExceededError, "model", None),
+    (429, facts.RETIRED_BALANCE, None, errors.ModelRetiredError, None, None),
+    (
+        429,
+        facts.RETIRED_BALANCE,
+        facts.RETIRED_BALANCE_TYPE,
+        errors.ModelRetiredError,
+        None,
+        None,
+    ),
+    (429, facts.RATE_LIMITED, None, errors.ThrottledError, None, None),
     (401, facts.AUTH_FAILED, None, errors.AuthenticationError, None, None),
     (401, facts.UNBOUND, None, errors.AuthenticationError, None, None),
     (403, facts.UNVERIFIED, None, errors.PermissionDeniedError, None, None),
     (400, facts.INVALID_MODEL, None, errors.ModelNotFoundError, None, None),
-    (400, facts.NO_PROVIDER, None, errors.ModelNotFoundError, None, None),
+    (400, facts.NO_PROVIDER, None, errors.ModelRetiredError, None, None),
+    (400, facts.NO_PROVIDER_2026, None, errors.ModelRetiredError, None, None),
+    (403, facts.UNVERIFIED_2026, None, errors.PermissionDeniedError, None, None),
+    (400, facts.INVALID_TEMPERATURE, None, errors.BadRequestError, None, None),
     (
         400,
         facts.HYBRID_THINKING_400,
@@ -85,6 +101,119 @@ def test_every_row_maps_to_its_type(
         assert error.is_retryable is False
 
 
+@pytest.mark.parametrize("envelope", ["errors", "error"])
+@pytest.mark.parametrize(
+    ("message", "code", "regime", "period"),
+    [
+        (facts.QUOTA_DAILY, None, "daily", "day"),
+        (facts.QUOTA_DAILY_ONE_SPACE, None, "daily", "day"),
+        (facts.QUOTA_MONTHLY, None, "daily", "month"),
+        (facts.REQUEST_LIMIT, None, "daily", "day"),
+        (facts.INSUFFICIENT_BALANCE, None, "points", None),
+        (facts.INSUFFICIENT_BALANCE.upper(), None, "points", None),
+        (facts.INSUFFICIENT_QUOTA, "insufficient_quota", None, None),
+        (facts.UPSTREAM_CAP, facts.UPSTREAM_CAP_CODE, None, None),
+        (facts.FREE_ALLOCATED, None, None, None),
+    ],
+)
+def test_quota_errors_know_their_regime(
+    message: str, code: str | None, regime: str | None, period: str | None, envelope: str
+) -> None:
+    body = _envelopes(message, code)[0 if envelope == "errors" else 1]
+    error = error_from_response(429, body, model=facts.MODEL, now=NOW)
+    assert isinstance(error, errors.QuotaExceededError)
+    assert (error.regime, error.period) == (regime, period)
+    assert (error.reset_at is None) == (regime != "daily")
+    # The 00:00 UTC+8 reset is claimed only where the answer showed the daily regime.
+    assert ("until" in str(error)) == (regime == "daily")
+
+
+@pytest.mark.parametrize("envelope", ["errors", "error"])
+def test_spent_points_name_the_account_and_the_remedy(envelope: str) -> None:
+    body = _envelopes(facts.INSUFFICIENT_BALANCE, None)[0 if envelope == "errors" else 1]
+    error = error_from_response(429, body, model=facts.MODEL, now=NOW)
+    assert isinstance(error, errors.QuotaExceededError)
+    assert error.scope == "account"
+    assert error.reset_at is None
+    assert error.next_reset(NOW) is None
+    assert errors.POINTS_ADVICE in str(error)
+    assert "log in at modelscope.cn" in str(error)
+    assert "00:00" not in str(error)
+    assert "until" not in str(error)
+    assert "reset_at=None" in repr(error)
+
+
+def test_insufficient_quota_resets_at_midnight_only_when_the_counters_showed() -> None:
+    body = facts.error_envelope(facts.INSUFFICIENT_QUOTA, "insufficient_quota")
+    error = error_from_response(429, body, account_remaining=0, now=NOW)
+    assert isinstance(error, errors.QuotaExceededError)
+    assert (error.scope, error.regime, error.reset_at) == ("account", "daily", NEXT_DAY)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        facts.retired_balance_body(),
+        facts.errors_envelope(facts.RETIRED_BALANCE),
+        facts.error_envelope(facts.NO_PROVIDER_2026),
+        facts.errors_envelope(facts.NO_PROVIDER_2026),
+    ],
+)
+def test_retired_models_are_model_not_found_and_say_so(body: dict[str, Any]) -> None:
+    status = 429 if "1008" in str(body) else 400
+    error = error_from_response(status, body, model=facts.MODEL, now=NOW)
+    assert isinstance(error, errors.ModelRetiredError)
+    assert isinstance(error, errors.ModelNotFoundError)
+    assert isinstance(error, lc.ModelNotFoundError)
+    assert "no longer served" in str(error)
+    assert not isinstance(error, errors.QuotaExceededError)
+
+
+def test_the_upstream_cap_body_is_a_model_quota_of_unknown_length() -> None:
+    error = error_from_response(429, facts.upstream_cap_body(), model=facts.MODEL, now=NOW)
+    assert isinstance(error, errors.QuotaExceededError)
+    assert (error.scope, error.regime, error.reset_at) == ("model", None, None)
+    assert not error.is_retryable
+    assert "another model" in str(error)
+
+
+@pytest.mark.parametrize("envelope", ["errors", "error"])
+def test_the_fixed_temperature_400_names_the_fix(envelope: str) -> None:
+    body = _envelopes(facts.INVALID_TEMPERATURE, None)[0 if envelope == "errors" else 1]
+    error = error_from_response(400, body, model="moonshotai/Kimi-K2.5")
+    assert type(error) is errors.BadRequestError
+    assert "temperature=1" in str(error)
+
+
+@pytest.mark.parametrize("envelope", ["errors", "error"])
+def test_the_403_with_a_url_keeps_its_advice(envelope: str) -> None:
+    body = _envelopes(facts.UNVERIFIED_2026, None)[0 if envelope == "errors" else 1]
+    error = error_from_response(403, body)
+    assert isinstance(error, errors.PermissionDeniedError)
+    assert "Real-name verify" in str(error)
+
+
+@pytest.mark.parametrize("envelope", ["errors", "error"])
+def test_the_throttle_is_its_own_rate_limit(envelope: str) -> None:
+    body = _envelopes(facts.RATE_LIMITED, None)[0 if envelope == "errors" else 1]
+    error = error_from_response(429, body, headers={"retry-after": "120"})
+    assert isinstance(error, errors.ThrottledError)
+    assert isinstance(error, lc.ModelRateLimitError)
+    assert error.retry_after == 120.0
+    assert error.unexplained is False
+    assert error.retry_at is None
+
+
+@pytest.mark.parametrize("envelope", ["errors", "error"])
+def test_a_429_whose_text_matches_nothing_is_treated_like_a_bodiless_one(envelope: str) -> None:
+    body = _envelopes("something new the service says", None)[0 if envelope == "errors" else 1]
+    error = error_from_response(429, body)
+    assert type(error) is errors.RateLimitError
+    assert error.unexplained
+    assert error.unexplained == error_from_response(429, b"").unexplained
+    assert error.message == "something new the service says"
+
+
 def test_request_limit_is_account_wide_when_the_account_headers_say_so() -> None:
     error = error_from_response(
         429, facts.errors_envelope(facts.REQUEST_LIMIT), account_remaining=0, now=NOW
@@ -97,6 +226,7 @@ def test_bodiless_429_is_a_transient_rate_limit() -> None:
     error = error_from_response(429, b"", model=facts.MODEL)
     assert isinstance(error, errors.RateLimitError)
     assert error.bodiless
+    assert error.unexplained
     assert error.is_retryable
 
 

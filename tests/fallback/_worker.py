@@ -33,13 +33,32 @@ def run_calls(spec: dict[str, Any], results: Any, go: Any = None) -> None:
             base_url=spec["base_url"],
             max_retries=0,
             ledger=QuotaLedger(store),
+            **spec.get("settings", {}),
         )
         if go is not None and not go.wait(timeout=30):
             raise TimeoutError("the go event never came")
         served = []
         for index in range(spec["calls"]):
             answer = model.invoke(f"process call {index}")
-            served.append(answer.response_metadata["fallback"]["served_by"]["model"])
+            served.append(
+                answer.response_metadata["fallback"]["served_by"][spec.get("by", "model")]
+            )
         results.put(("ok", served))
     except BaseException as error:  # reported to the test, which fails with it
         results.put(("error", repr(error)))
+
+
+class Worker:
+    """One process running :func:`_worker.run_calls`."""
+
+    def __init__(self, ctx: Any, spec: dict[str, Any], go: Any = None) -> None:
+        self.results = ctx.Queue()
+        self.process = ctx.Process(target=run_calls, args=(spec, self.results, go))
+        self.process.start()
+
+    def served(self) -> list[str]:
+        status, value = self.results.get(timeout=60)
+        self.process.join(timeout=30)
+        assert status == "ok", value
+        assert self.process.exitcode == 0
+        return list(value)

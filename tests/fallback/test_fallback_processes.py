@@ -7,7 +7,6 @@ they agree on can only come from the shared store. The emulator runs in this tes
 
 from __future__ import annotations
 
-import multiprocessing
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,11 @@ from typing import Any
 import pytest
 
 from langchain_modelscope.testing import Fault, ModelScopeEmulator
-from tests.fallback import _worker
+from tests.fallback._worker import Worker
 from tests.support import modelscope_facts as facts
 
 PRIMARY = "Qwen/Qwen2.5-72B-Instruct"
 SECOND = "deepseek-ai/DeepSeek-V3.2"
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Any:
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        pytest.skip("needs the forkserver start method (Linux, macOS)")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_worker.PRELOAD)
-    return context
 
 
 @pytest.fixture
@@ -38,22 +28,6 @@ def emu(modelscope_emulator: ModelScopeEmulator) -> ModelScopeEmulator:
         Fault.status(429, facts.errors_envelope(facts.QUOTA_DAILY)), model=PRIMARY, times=1000
     )
     return modelscope_emulator
-
-
-class Worker:
-    """One process running :func:`_worker.run_calls`."""
-
-    def __init__(self, ctx: Any, spec: dict[str, Any], go: Any = None) -> None:
-        self.results = ctx.Queue()
-        self.process = ctx.Process(target=_worker.run_calls, args=(spec, self.results, go))
-        self.process.start()
-
-    def served(self) -> list[str]:
-        status, value = self.results.get(timeout=60)
-        self.process.join(timeout=30)
-        assert status == "ok", value
-        assert self.process.exitcode == 0
-        return list(value)
 
 
 def spec(emu: ModelScopeEmulator, calls: int, **ledger: str) -> dict[str, Any]:

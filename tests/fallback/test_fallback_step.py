@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from pydantic import SecretStr
 
 from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
 from langchain_modelscope._fallback_classify import Failure
-from langchain_modelscope._fallback_walk import LedgerView, Mark, Rules, Step, decide
-from langchain_modelscope.quota import QuotaEntry, QuotaKey
+from langchain_modelscope._fallback_walk import Claim, LedgerView, Mark, Rules, Step, decide
+from langchain_modelscope.quota import QuotaEntry, QuotaKey, throttle_cooldown
 
 pytestmark = pytest.mark.disable_socket
 
@@ -135,3 +136,92 @@ def test_the_step_does_no_io_and_keeps_no_state() -> None:
     """The same question twice gets the same answer: the ledger is the only state."""
     given = failure("quota", until=RESET)
     assert decide(A, LedgerView(NOW), given, RULES) == decide(A, LedgerView(NOW), given, RULES)
+
+
+# --- marks with their own ending: points, throttles, retired models -------------------------
+
+
+class ChatModelScope:  # named like the package's model: decide() offers it a balance check
+    def __init__(self) -> None:
+        self.api_key = SecretStr("ms-token-of-the-test")
+        self.base_url = "http://127.0.0.1:1/v1"
+
+
+MS_INFO = CandidateInfo(index=0, provider="modelscope", account="acct-a", model="m1")
+MS = Slot(MS_INFO, MS_INFO.key, ChatModelScope(), None)  # a ModelScope candidate
+BLIND = Slot(MS_INFO, MS_INFO.key, None, None)  # the same account, no balance endpoint to ask
+MS_ACCOUNT = MS_INFO.key.account_wide()
+POINTS = QuotaEntry(MS_ACCOUNT, NOW + timedelta(days=7), "points: spent", NOW, kind="points")
+THROTTLE = QuotaEntry(
+    MS_INFO.key, NOW, "throttle: busy", NOW - timedelta(seconds=30), kind="throttle", strikes=2
+)
+BALANCE_CLAIM = Claim(MS_ACCOUNT.claim_name("balance"), NOW + RULES.balance_check_interval)
+
+MARKED = [
+    ("a points mark: claim this interval's check", MS, LedgerView(NOW, POINTS), "claim"),
+    ("another caller holds the check: skip", MS, LedgerView(NOW, POINTS, claimed=False), "skip"),
+    ("won: ask the free endpoint", MS, LedgerView(NOW, POINTS, claimed=True), "check_balance"),
+    (
+        "points are back: lift the mark",
+        MS,
+        LedgerView(NOW, POINTS, claimed=True, balance="points"),
+        "lift",
+    ),
+    ("still empty: skip", MS, LedgerView(NOW, POINTS, claimed=True, balance="empty"), "skip"),
+    (
+        "the endpoint is unusable: this call probes",
+        MS,
+        LedgerView(NOW, POINTS, claimed=True, balance="unknown"),
+        "try",
+    ),
+    ("no endpoint to ask: this call probes", BLIND, LedgerView(NOW, POINTS, claimed=True), "try"),
+    ("a cooldown ended: claim the probe", MS, LedgerView(NOW, probe=THROTTLE), "claim"),
+    ("the probe is ours: try", MS, LedgerView(NOW, probe=THROTTLE, claimed=True), "try"),
+    ("another probes: skip", MS, LedgerView(NOW, probe=THROTTLE, claimed=False), "skip"),
+]
+
+
+@pytest.mark.parametrize(("case", "at", "view", "action"), MARKED, ids=[c[0] for c in MARKED])
+def test_marks_that_need_a_claim(case: str, at: Slot, view: LedgerView, action: str) -> None:
+    assert decide(at, view, None, RULES).action == action
+
+
+def test_the_claims_are_per_account_for_points_and_per_cooldown_for_probes() -> None:
+    assert decide(MS, LedgerView(NOW, POINTS), None, RULES).claim == BALANCE_CLAIM
+    probe = decide(MS, LedgerView(NOW, probe=THROTTLE), None, RULES).claim
+    assert probe == Claim(MS_INFO.key.claim_name("probe"), NOW + throttle_cooldown(2))
+    lift = decide(MS, LedgerView(NOW, POINTS, claimed=True, balance="points"), None, RULES)
+    assert lift.lifts == (MS_ACCOUNT,)
+
+
+def test_spent_points_mark_the_account_without_a_clock_and_defer_the_first_check() -> None:
+    step = decide(MS, LedgerView(NOW), failure("points", scope="account"), RULES, peers=(MS,))
+    assert step.action == "move_on"
+    assert step.marks == (Mark(MS_ACCOUNT, None, "points: it failed", "points"),)
+    assert step.claim == BALANCE_CLAIM
+
+
+def test_another_providers_spent_balance_is_a_quota_cooldown() -> None:
+    step = decide(A, LedgerView(NOW), failure("points", scope="account"), RULES, peers=PEERS)
+    assert step.marks == (Mark(ACCOUNT_KEY, NOW + timedelta(hours=1), "points: it failed"),)
+
+
+def test_a_throttle_asks_the_ledger_for_its_escalating_cooldown() -> None:
+    step = decide(MS, LedgerView(NOW), failure("throttle"), RULES, peers=(MS,))
+    assert step.action == "move_on"
+    assert step.marks == (Mark(MS_INFO.key, None, "throttle: it failed", "throttle"),)
+
+
+def test_a_retired_model_is_parked_on_every_account_with_a_retired_mark() -> None:
+    step = decide(A, LedgerView(NOW), failure("retired"), RULES, peers=PEERS)
+    assert step.marks == tuple(
+        Mark(key, None, "retired: it failed", "retired")
+        for key in (MODEL_KEY, QuotaKey("p", "acct-b", "m1"))
+    )
+
+
+def test_a_daily_quota_is_marked_with_its_kind() -> None:
+    given = Failure("quota", "spent", "QuotaExceededError", 429, "model", RESET, "day")
+    assert decide(A, LedgerView(NOW), given, RULES).marks == (
+        Mark(MODEL_KEY, RESET, "quota: spent", "daily"),
+    )

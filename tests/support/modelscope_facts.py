@@ -36,6 +36,23 @@ HYBRID_THINKING_400 = "parameter.enable_thinking must be set to false for non-st
 THINKING_ONLY_400 = "enable thinking can not be support when `stream=False`."
 ENCODING_FORMAT_400 = "encoding_format must be 'float' or 'base64', got ''"
 
+# --- 2026 bodies (§3, points era) --------------------------------------------------------------
+QUOTA_DAILY_ONE_SPACE = (
+    f"You have exceeded today's quota for model {MODEL}, please try again tomorrow, "
+    "or consider using other models"
+)
+RETIRED_BALANCE = "insufficient balance (1008)"
+RETIRED_BALANCE_TYPE = "insufficient_balance_error"
+NO_PROVIDER_2026 = f"Model id : {MODEL} , has no provider supported"
+UPSTREAM_CAP = "AppId:**wP34 达到使用量上限"
+UPSTREAM_CAP_CODE = "too_many_requests"
+FREE_ALLOCATED = "Free allocated quota exceeded."
+UNVERIFIED_2026 = (
+    UNVERIFIED + " You can do so at your account setting page "
+    "https://www.modelscope.cn/my/accountsettings."
+)
+INVALID_TEMPERATURE = "invalid temperature: only 1 is allowed for this model"
+
 REQUEST_ID = "9f3c2a1e-0000-4000-8000-00000000beef"
 
 RATELIMIT_HEADERS = {
@@ -70,3 +87,19 @@ def error_envelope(
         inner["code"] = code
         inner["type"] = code
     return {"error": inner, "request_id": request_id}
+
+
+def retired_balance_body(request_id: str = REQUEST_ID) -> dict[str, Any]:
+    """The 2026-04 body of a retired model (``MiniMax/MiniMax-M2.7``), verbatim in shape."""
+    return {
+        "error": {"http_code": "429", "message": RETIRED_BALANCE, "type": RETIRED_BALANCE_TYPE},
+        "request_id": request_id,
+    }
+
+
+def upstream_cap_body(request_id: str = REQUEST_ID) -> dict[str, Any]:
+    """The 2026-03 body of an upstream provider's cap (``LongCat-Flash-Lite``)."""
+    return {
+        "error": {"code": UPSTREAM_CAP_CODE, "message": UPSTREAM_CAP, "type": "rate_limit_error"},
+        "request_id": request_id,
+    }

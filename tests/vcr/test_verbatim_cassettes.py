@@ -25,9 +25,11 @@ from langchain_modelscope.errors import (
     AuthenticationError,
     EmptyResponseError,
     ModelNotFoundError,
+    ModelRetiredError,
     PermissionDeniedError,
     QuotaExceededError,
     RateLimitError,
+    ThrottledError,
 )
 from tests.support import modelscope_facts as facts
 from tests.vcr.build_verbatim_cassettes import path_of, render
@@ -85,13 +87,15 @@ EXPECTED: dict[str, Expect] = {
     "429-request-limit-account-spent": Expect(
         QuotaExceededError, 429, facts.REQUEST_LIMIT, scope="account", reset="daily"
     ),
+    # No counter headers on the answer: no regime shown, so no reset is invented.
     "429-insufficient-quota": Expect(
-        QuotaExceededError, 429, facts.INSUFFICIENT_QUOTA, scope="account", reset="daily"
+        QuotaExceededError, 429, facts.INSUFFICIENT_QUOTA, scope="account"
     ),
+    # The points regime: no reset time exists.
     "429-insufficient-balance": Expect(
-        QuotaExceededError, 429, facts.INSUFFICIENT_BALANCE, scope="account", reset="daily"
+        QuotaExceededError, 429, facts.INSUFFICIENT_BALANCE, scope="account"
     ),
-    "429-rate-limit": Expect(RateLimitError, 429, facts.RATE_LIMITED),
+    "429-rate-limit": Expect(ThrottledError, 429, facts.RATE_LIMITED),
     "429-no-body": Expect(RateLimitError, 429, None),
     "401-authentication-failed": Expect(
         AuthenticationError, 401, facts.AUTH_FAILED, hint=TOKEN_PAGE
@@ -105,9 +109,7 @@ EXPECTED: dict[str, Expect] = {
     "400-invalid-model": Expect(
         ModelNotFoundError, 400, facts.INVALID_MODEL, hint="Check the model id"
     ),
-    "400-no-provider": Expect(
-        ModelNotFoundError, 400, facts.NO_PROVIDER, hint="Check the model id"
-    ),
+    "400-no-provider": Expect(ModelRetiredError, 400, facts.NO_PROVIDER, hint="no longer served"),
 }
 
 
@@ -176,9 +178,11 @@ async def test_verbatim_error_becomes_typed_error(case: Case, driver: Driver) ->
         assert isinstance(error, QuotaExceededError)
         assert error.scope == want.scope
         assert error.is_retryable is False
-        assert want.reset is not None
-        assert error.reset_at in _reset_bounds(want.reset, before, after)
-        assert error.reset_at.tzinfo is not None
+        if want.reset is None:
+            assert error.reset_at is None
+        else:
+            assert error.reset_at in _reset_bounds(want.reset, before, after)
+            assert error.reset_at.tzinfo is not None
     if isinstance(error, RateLimitError):
         assert error.is_retryable  # the passing kind: backed off and retried
     if want.hint is not None:
