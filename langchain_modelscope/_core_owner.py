@@ -19,7 +19,7 @@ from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
 from typing_extensions import Self
 
 from langchain_modelscope._client import ModelScopeClient, resolve_api_key
-from langchain_modelscope.errors import MissingAPIKeyError
+from langchain_modelscope.errors import MissingAPIKeyError, ModelScopeError
 
 if TYPE_CHECKING:
     import httpx
@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["CoreOwner", "TokenlessPickling"]
 
 
-def _missing_key_error(exc: ValidationError) -> MissingAPIKeyError | None:
+def _own_error(exc: ValidationError) -> ModelScopeError | None:
+    """The package's own error (a missing token, a parameter out of range) inside pydantic's."""
     for error in exc.errors():
         cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, MissingAPIKeyError):
+        if isinstance(cause, ModelScopeError):
             return cause
     return None
 
@@ -78,9 +79,10 @@ class TokenlessPickling(BaseModel):
 class CoreOwner(TokenlessPickling):
     """Mixed into the package's models, which declare the settings fields read here.
 
-    It gives them one `client` property and one missing-token error: a token neither given nor
-    in the environment fails construction as `MissingAPIKeyError` itself, not wrapped in
-    pydantic's ``ValidationError``.
+    It gives them one `client` property and the package's own construction errors: a token
+    neither given nor in the environment fails construction as `MissingAPIKeyError` itself (a
+    parameter out of range as `InvalidParameterError`), not wrapped in pydantic's
+    ``ValidationError``.
     """
 
     if TYPE_CHECKING:
@@ -99,9 +101,9 @@ class CoreOwner(TokenlessPickling):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            missing = _missing_key_error(exc)
-            if missing is not None:
-                raise missing from None
+            own = _own_error(exc)
+            if own is not None:
+                raise own from None
             raise
 
     @model_validator(mode="after")

@@ -104,7 +104,19 @@ class _Batch:
 
 
 def _check_texts(texts: Sequence[str]) -> None:
-    """Refuse, before any call, what would otherwise come back as a meaningless vector."""
+    """Refuse, before any call, what would otherwise come back as a meaningless vector.
+
+    A str where the list belongs would be sent as one text per character: a `TypeError`.
+    """
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        hint = (
+            ": wrap one text in a list, or use embed_query()"
+            if isinstance(texts, (str, bytes))
+            else ""
+        )
+        raise TypeError(
+            f"texts must be a list of str, got {type(texts).__name__} {_preview(texts)}{hint}"
+        )
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise EmbeddingInputError(
@@ -116,6 +128,11 @@ def _check_texts(texts: Sequence[str]) -> None:
                 "Drop such texts (often a text splitter's leftovers) before embedding.",
                 index=index,
             )
+
+
+def _preview(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _annotate(error: APIError, batch: _Batch, batch_size: int) -> None:

@@ -7,6 +7,8 @@ LangChain model errors keeps working with this package)::
     ├── MissingAPIKeyError (ValueError)          no token found; raised before any network call
     │   └── InvalidAPIKeyError                   a token no header can carry (inner whitespace,
     │                                            control or non-ASCII characters)
+    ├── InvalidParameterError (ValueError)       a request parameter the API does not allow;
+    │                                            raised before any request
     ├── APIError                                 the service (or the way to it) failed the call
     │   ├── APIStatusError                       an HTTP answer with an error status
     │   │   ├── AuthenticationError  [ModelAuthenticationError]     401: bad token, unbound account
@@ -79,6 +81,31 @@ class InvalidAPIKeyError(MissingAPIKeyError):
     A subclass of `MissingAPIKeyError` because it is the same mistake to handle (no usable
     token); its message shows at most the token's first 4 characters.
     """
+
+
+class InvalidParameterError(ModelScopeError, ValueError):
+    """A request parameter out of its range or of the wrong type, refused before any request.
+
+    ``name``, ``value`` and ``allowed`` say which, what was given, and what the API takes.
+    """
+
+    def __init__(self, message: str, *, name: str, value: Any, allowed: str) -> None:
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_plain, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild_plain(
+    cls: type[ModelScopeError], args: tuple[Any, ...], state: dict[str, Any]
+) -> ModelScopeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class APIError(ModelScopeError):
@@ -529,6 +556,7 @@ __all__ = [
     "EmbeddingResponseError",
     "EmptyResponseError",
     "InvalidAPIKeyError",
+    "InvalidParameterError",
     "MissingAPIKeyError",
     "ModelNotFoundError",
     "ModelScopeError",
