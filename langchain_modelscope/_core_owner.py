@@ -46,8 +46,9 @@ class TokenlessPickling(BaseModel):
     model itself. Copies (``model_copy``, ``copy.deepcopy``) keep the token: they do not pickle.
     """
 
-    #: Private attributes that hold the token (HTTP cores, headers): dropped when pickling.
-    _token_holders: ClassVar[tuple[str, ...]] = ()
+    #: Private attributes dropped when pickling: they hold the token (HTTP cores, headers) or
+    #: cannot be pickled; `_after_unpickling` builds them again.
+    _not_pickled: ClassVar[tuple[str, ...]] = ()
 
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()
@@ -55,7 +56,7 @@ class TokenlessPickling(BaseModel):
         private = state.get("__pydantic_private__")
         if private:
             state["__pydantic_private__"] = {
-                name: None if name in self._token_holders else value
+                name: None if name in self._not_pickled else value
                 for name, value in private.items()
             }
         return state
@@ -73,7 +74,7 @@ class TokenlessPickling(BaseModel):
         self._after_unpickling()
 
     def _after_unpickling(self) -> None:
-        """Rebuild what `_token_holders` named, now that the token is back."""
+        """Rebuild what `_not_pickled` named, now that the token is back."""
 
 
 class CoreOwner(TokenlessPickling):
@@ -95,7 +96,7 @@ class CoreOwner(TokenlessPickling):
         http_async_client: httpx.AsyncClient | None
 
     _core: tuple[tuple[Any, ...], ModelScopeClient] | None = PrivateAttr(default=None)
-    _token_holders: ClassVar[tuple[str, ...]] = ("_core",)
+    _not_pickled: ClassVar[tuple[str, ...]] = ("_core",)
 
     def __init__(self, **data: Any) -> None:
         try:

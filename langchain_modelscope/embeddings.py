@@ -17,7 +17,7 @@ import weakref
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, ClassVar, Final, Literal, Protocol
 
 import httpx
 from langchain_core.embeddings import Embeddings
@@ -253,6 +253,7 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
     _limiters: weakref.WeakKeyDictionary[
         asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]
     ] = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
+    _not_pickled: ClassVar[tuple[str, ...]] = ("_core", "_limiters")
 
     def __init__(self, **data: Any) -> None:
         """Validate (`CoreOwner` resolves the token, so a missing one fails before any call as
@@ -271,6 +272,9 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
         copied = super().__deepcopy__(memo)
         copied._limiters = weakref.WeakKeyDictionary()
         return copied
+
+    def _after_unpickling(self) -> None:
+        self._limiters = weakref.WeakKeyDictionary()
 
     @model_validator(mode="before")
     @classmethod

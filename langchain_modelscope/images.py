@@ -371,7 +371,7 @@ class ModelScopeImageGenerator(TokenlessPickling):
     _submit_client: ModelScopeClient = PrivateAttr()
     _poll_client: ModelScopeClient = PrivateAttr()
     #: pickled without the token: the clients are built again on load (`TokenlessPickling`)
-    _token_holders: ClassVar[tuple[str, ...]] = ("_submit_client", "_poll_client")
+    _not_pickled: ClassVar[tuple[str, ...]] = ("_submit_client", "_poll_client")
 
     def __init__(self, **data: Any) -> None:
         """Validate, and resolve the token now so a missing one fails before any call."""
