@@ -6,6 +6,7 @@ stream can fail in the middle of its reading as a request can before its first b
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -82,11 +83,28 @@ class RateLimitInfo:
 # --- transport failures ---------------------------------------------------------------------
 
 
+#: httpx puts a refused header's value in its text (``Illegal header value b'Bearer ...'``).
+_BEARER: Final = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
+
+
+def transport_detail(exc: BaseException) -> str:
+    """What httpx said, short, with any bearer value cut out: kept in the package's message."""
+    text = _BEARER.sub(r"\1***", str(exc))
+    return text if len(text) <= 200 else f"{text[:200]}..."
+
+
 def _map_transport_error(exc: httpx.TransportError, url: str, model: str | None) -> APIError:
     kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
     what = "timed out" if kind is APITimeoutError else "failed"
     host = httpx.URL(url).host
-    return kind(f"the connection to {host} {what}: {exc!r}", model=model)
+    name = type(exc).__name__
+    detail = transport_detail(exc)
+    return kind(
+        f"the connection to {host} {what}: {name}" + (f" ({detail})" if detail else ""),
+        model=model,
+        transport_error=name,
+        host=host,
+    )
 
 
 class TransportErrors:
@@ -96,6 +114,10 @@ class TransportErrors:
     read and stream. A class, not a ``@contextmanager``: it is entered on every request, and
     a generator-based one costs several times as much. It holds no state, so one serves every
     try of a call, sync or async.
+
+    The package's error chains nothing: httpx's exception holds the request, and the request
+    the ``Authorization`` header. Its facts (httpx's exception type, the host) are kept on
+    the package's error instead (``transport_error``, ``host``).
     """
 
     __slots__ = ("_convert",)
@@ -117,7 +139,14 @@ class TransportErrors:
         traceback: TracebackType | None,
     ) -> None:
         if isinstance(exc, httpx.TransportError):
-            raise self._convert(exc) from exc
+            error = self._convert(exc)
+            try:
+                raise error from None
+            except type(error):
+                # Raised inside httpx's exception's handling, so Python set it as the
+                # context; a bare re-raise does not set it again.
+                error.__context__ = None
+                raise
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -204,12 +233,15 @@ class _EventStreamBase:
         return payload
 
     def _interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
-        reason = f": {exc}" if exc else ""
+        name = type(exc).__name__ if exc is not None else None
+        reason = f": {name} ({transport_detail(exc)})" if exc is not None else ""
         return StreamInterruptedError(
             f"the stream stopped after {self.events} events, before its end{reason}",
             status_code=self.status_code,
             request_id=self.request_id,
             model=self.model,
+            transport_error=name,
+            host=_host_of(self.response),
         )
 
     def _check_complete(self) -> None:
@@ -234,6 +266,13 @@ class _EventStreamBase:
             raise _error_from_event(payload, self)
         self.finished = True
         yield payload
+
+
+def _host_of(response: httpx.Response) -> str | None:
+    try:
+        return response.request.url.host
+    except RuntimeError:  # a response built by hand has no request
+        return None
 
 
 def _error_from_event(payload: Mapping[str, Any], stream: _EventStreamBase) -> APIStatusError:

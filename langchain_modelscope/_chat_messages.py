@@ -110,11 +110,34 @@ def _wire_tool_call(call: ToolCall) -> dict[str, Any]:
     return {
         "id": call.get("id") or new_call_id(),
         "type": "function",
-        "function": {
-            "name": call["name"],
-            "arguments": json.dumps(call["args"], ensure_ascii=False),
-        },
+        "function": {"name": call["name"], "arguments": _tool_arguments(call)},
     }
+
+
+def _tool_arguments(call: ToolCall) -> str:
+    """A tool call's arguments as the wire's JSON text; an argument JSON cannot carry (a
+    datetime, a set, an object) is named in a `TypeError` before any request."""
+    args = call["args"]
+    try:
+        return json.dumps(args, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        items = args.items() if isinstance(args, Mapping) else [("(all)", args)]
+        for name, value in items:
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"argument {name!r} of the {call['name']!r} tool call is not "
+                    f"JSON-serializable ({type(value).__name__}: {_short(value)}); tool "
+                    "arguments go on the wire as JSON: pass str, numbers, bools, None, "
+                    "lists or dicts of them (e.g. a datetime as its isoformat())"
+                ) from None
+        raise TypeError(f"the {call['name']!r} tool call's arguments are not JSON: {exc}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _wire_invalid_tool_call(call: InvalidToolCall) -> dict[str, Any]:

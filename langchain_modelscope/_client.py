@@ -47,6 +47,7 @@ from langchain_modelscope._version import __version__
 from langchain_modelscope.errors import (
     APIConnectionError,
     APIError,
+    InvalidAPIKeyError,
     MissingAPIKeyError,
     RateLimitError,
     ResponseDecodeError,
@@ -56,6 +57,7 @@ from langchain_modelscope.errors import (
     error_from_response,
     quota_error_from_repeated_429,
     request_id_from_headers,
+    shown_message,
 )
 
 if TYPE_CHECKING:
@@ -109,15 +111,22 @@ USER_AGENT: Final = f"langchain-modelscope/{__version__}"
 
 
 def resolve_api_key(api_key: SecretStr | str | None = None) -> tuple[SecretStr, str]:
-    """The token and where it came from ("argument" or the env var's name)."""
+    """The token and where it came from ("argument" or the env var's name).
+
+    Surrounding whitespace is stripped wherever the token comes from (a token read from a file
+    ends in a newline). A token that no header can carry is refused here, before any request,
+    with `InvalidAPIKeyError`: httpx would refuse it mid-call with the whole token in its text.
+    """
     if api_key is not None:
-        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-        if secret.get_secret_value().strip():
-            return secret, "argument"
+        raw = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        if not isinstance(raw, str):
+            kind = type(raw).__name__
+            raise TypeError(f"api_key must be a str or pydantic.SecretStr, got {kind}")
+        if token := raw.strip():
+            return _checked_token(token, "the api_key argument"), "argument"
     for name in API_KEY_ENV_VARS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return SecretStr(value), name
+        if token := os.environ.get(name, "").strip():
+            return _checked_token(token, name), name
     raise MissingAPIKeyError(
         "No ModelScope token found. Pass api_key=... or set one of "
         + ", ".join(API_KEY_ENV_VARS)
@@ -125,6 +134,28 @@ def resolve_api_key(api_key: SecretStr | str | None = None) -> tuple[SecretStr, 
         "the account must be bound to a real-name verified Alibaba Cloud account. "
         "For offline work, run the emulator: python -m langchain_modelscope.testing"
     )
+
+
+def _checked_token(token: str, source: str) -> SecretStr:
+    """``token`` (already stripped) if a header can carry it (facts §1: non-empty, no
+    whitespace or control characters; HTTP headers take ASCII only)."""
+    for position, char in enumerate(token):
+        if char.isascii() and char.isprintable() and not char.isspace():
+            continue
+        kind = (
+            "whitespace"
+            if char.isspace()
+            else "a control character"
+            if not char.isprintable()
+            else "a non-ASCII character"
+        )
+        raise InvalidAPIKeyError(
+            f"The ModelScope token from {source} ({token[:4]!r}..., {len(token)} characters) "
+            f"has {kind} at position {position}: a token is ASCII letters, digits and "
+            "punctuation only (e.g. 'ms-' and a UUID). Copy it again from "
+            "https://modelscope.cn/my/myaccesstoken."
+        )
+    return SecretStr(token)
 
 
 def resolve_base_url(base_url: str | None = None) -> str:
@@ -254,6 +285,7 @@ class ModelScopeClient:
         }
         headers.update(default_headers or {})
         headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
+        self._api_key = api_key
         self._headers = headers
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
         # The account's concurrency slots (`_governor`); None: no limit on this host.
@@ -428,17 +460,31 @@ class ModelScopeClient:
             raise self._finish_retries(error) from error
         return result
 
+    def _scrub(self, error: APIError) -> APIError:
+        """``error`` without the token, should a server have echoed it (a debugging proxy's
+        page, a 5xx quoting the request): nothing the core raises may hold it. Real tokens are
+        36 characters or more; a short test token ("t") is left alone, words would be cut."""
+        token = self._api_key.get_secret_value()
+        if len(token) >= _SCRUBBED_LENGTH and token in f"{error.message}{error.hint}{error.body!r}":
+            error.message = error.message.replace(token, "***")
+            error.hint = error.hint.replace(token, "***") if error.hint else error.hint
+            error.body = _without(error.body, token)
+            error.args = (error._describe(),)
+        return error
+
     def _raise_for_status(self, response: httpx.Response, model: str | None) -> None:
         if response.status_code < 400:
             return
         ratelimit = RateLimitInfo.from_headers(response.headers)
-        raise error_from_response(
+        error = error_from_response(
             response.status_code,
             response.content,
             headers=response.headers,
             model=model,
             account_remaining=ratelimit.requests_remaining if ratelimit else None,
+            url=str(response.request.url),
         )
+        raise self._scrub(error)
 
     def _decode(self, response: httpx.Response, model: str | None) -> APIResponse:
         self._raise_for_status(response, model)
@@ -447,12 +493,16 @@ class ModelScopeClient:
         try:
             data = _json.loads(response.content)
         except ValueError as exc:
-            raise ResponseDecodeError(
-                f"the answer is not JSON: {response.content[:200]!r}",
+            text = response.content.decode("utf-8", errors="replace")
+            shown = shown_message(text, response.headers.get("content-type"))
+            error = ResponseDecodeError(
+                f"the answer is not JSON: {shown}",
                 status_code=response.status_code,
                 request_id=request_id,
                 model=model,
-            ) from exc
+                body=text,
+            )
+            raise self._scrub(error) from exc
         return APIResponse(
             data=data,
             status_code=response.status_code,
@@ -569,6 +619,9 @@ class ModelScopeClient:
             response = self._call(open_once, run_manager)
             try:
                 yield EventStream(response, model)
+            except APIError as error:
+                self._scrub(error)  # in place: the same error goes on
+                raise
             finally:
                 response.close()
 
@@ -607,8 +660,28 @@ class ModelScopeClient:
                 response = await self._acall(open_once, run_manager)
                 try:
                     yield AsyncEventStream(response, model)
+                except APIError as error:
+                    self._scrub(error)  # in place: the same error goes on
+                    raise
                 finally:
                     await response.aclose()
+
+
+#: Tokens at least this long are scrubbed out of what a server says.
+_SCRUBBED_LENGTH: Final = 8
+
+
+def _without(value: Any, token: str) -> Any:
+    """``value`` (a body: text, bytes, JSON) with every ``token`` in it replaced."""
+    if isinstance(value, str):
+        return value.replace(token, "***")
+    if isinstance(value, bytes):
+        return value.replace(token.encode(), b"***")
+    if isinstance(value, Mapping):
+        return {key: _without(item, token) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without(item, token) for item in value]
+    return value
 
 
 def _dumps(body: Any) -> bytes:

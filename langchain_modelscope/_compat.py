@@ -23,6 +23,7 @@ from langchain_core.outputs import ChatResult, Generation, GenerationChunk, LLMR
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_modelscope._client import DEFAULT_MAX_RETRIES
+from langchain_modelscope._core_owner import TokenlessPickling
 from langchain_modelscope.chat_models import DEFAULT_MODEL, ChatModelScope
 
 #: The old package's argument names that differ from this package's, per class.
@@ -103,7 +104,7 @@ class ModelScopeChatEndpoint(ChatModelScope):
         return "chat-modelscope"
 
 
-class ModelScopeEndpoint(BaseLLM):
+class ModelScopeEndpoint(TokenlessPickling, BaseLLM):
     """Text completion (prompt in, text out) over ModelScope's chat completions.
 
     The prompt is sent as one user message to `ChatModelScope`, so everything it does applies:

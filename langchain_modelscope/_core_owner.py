@@ -5,17 +5,21 @@ fallback's candidates) or changed by hand must send with those settings. The cor
 the settings that shaped it and rebuilt when they differ, so a copy that shares the cached entry
 uses it only while its settings still match. Checking costs one small tuple per call; building a
 core costs a few microseconds more (sockets are pooled by `_pools`, not by the core).
+
+Pickling drops the token, and the core with it (its headers hold the token): an unpickled
+model resolves its token again from the environment, as a model built without ``api_key``
+does, and fails to load with `MissingAPIKeyError` when there is none (`TokenlessPickling`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
 from typing_extensions import Self
 
 from langchain_modelscope._client import ModelScopeClient, resolve_api_key
-from langchain_modelscope.errors import MissingAPIKeyError
+from langchain_modelscope.errors import MissingAPIKeyError, ModelScopeError
 
 if TYPE_CHECKING:
     import httpx
@@ -23,23 +27,65 @@ if TYPE_CHECKING:
 
     from langchain_modelscope._governor import ConcurrencyLimit
 
-__all__ = ["CoreOwner"]
+__all__ = ["CoreOwner", "TokenlessPickling"]
 
 
-def _missing_key_error(exc: ValidationError) -> MissingAPIKeyError | None:
+def _own_error(exc: ValidationError) -> ModelScopeError | None:
+    """The package's own error (a missing token, a parameter out of range) inside pydantic's."""
     for error in exc.errors():
         cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, MissingAPIKeyError):
+        if isinstance(cause, ModelScopeError):
             return cause
     return None
 
 
-class CoreOwner(BaseModel):
+class TokenlessPickling(BaseModel):
+    """Pickles a model without its ``api_key`` nor the private attributes built from it.
+
+    ``pickle.dumps(model)`` would otherwise hold the token in clear (a process pool, a cache on
+    disk). On load the token is resolved again from the environment (``MODELSCOPE_API_KEY``
+    first), so a worker process needs the token in its environment, as it would to build the
+    model itself. Copies (``model_copy``, ``copy.deepcopy``) keep the token: they do not pickle.
+    """
+
+    #: Private attributes dropped when pickling: they hold the token (HTTP cores, headers) or
+    #: cannot be pickled; `_after_unpickling` builds them again.
+    _not_pickled: ClassVar[tuple[str, ...]] = ()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {
+                name: None if name in self._not_pickled else value
+                for name, value in private.items()
+            }
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        try:
+            token = resolve_api_key(None)[0]
+        except MissingAPIKeyError as error:
+            raise MissingAPIKeyError(
+                f"A {type(self).__name__} was unpickled, but its token is not pickled and "
+                f"none is in this environment. {error}"
+            ) from None
+        self.__dict__["api_key"] = token
+        self._after_unpickling()
+
+    def _after_unpickling(self) -> None:
+        """Rebuild what `_not_pickled` named, now that the token is back."""
+
+
+class CoreOwner(TokenlessPickling):
     """Mixed into the package's models, which declare the settings fields read here.
 
-    It gives them one `client` property and one missing-token error: a token neither given nor
-    in the environment fails construction as `MissingAPIKeyError` itself, not wrapped in
-    pydantic's ``ValidationError``.
+    It gives them one `client` property and the package's own construction errors: a token
+    neither given nor in the environment fails construction as `MissingAPIKeyError` itself (a
+    parameter out of range as `InvalidParameterError`), not wrapped in pydantic's
+    ``ValidationError``.
     """
 
     if TYPE_CHECKING:
@@ -53,14 +99,15 @@ class CoreOwner(BaseModel):
         max_concurrent_requests: ConcurrencyLimit
 
     _core: tuple[tuple[Any, ...], ModelScopeClient] | None = PrivateAttr(default=None)
+    _not_pickled: ClassVar[tuple[str, ...]] = ("_core",)
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            missing = _missing_key_error(exc)
-            if missing is not None:
-                raise missing from None
+            own = _own_error(exc)
+            if own is not None:
+                raise own from None
             raise
 
     @model_validator(mode="after")

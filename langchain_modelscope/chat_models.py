@@ -35,6 +35,7 @@ from langchain_modelscope._chat_messages import (
     text_of,
     usage_metadata,
 )
+from langchain_modelscope._chat_params import check_params, warn_unknown_call_params
 from langchain_modelscope._chat_stream import StreamState
 from langchain_modelscope._client import (
     DEFAULT_MAX_RETRIES,
@@ -76,6 +77,17 @@ _LOCAL_KWARGS: Final = frozenset(
 #: `count_tokens_approximately`'s default, for plain text too.
 _CHARS_PER_TOKEN: Final = 4.0
 _TOOL_CHOICE_WORDS: Final = frozenset({"auto", "none", "required"})
+#: Fields sent as body parameters of the same name (``stop`` aside: an empty list is unset).
+_BODY_FIELDS: Final = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "enable_thinking",
+    "thinking_budget",
+)
 _known_names_cache: dict[type, frozenset[str]] = {}
 
 
@@ -223,7 +235,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     no limit."""
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = None
+    """Most tokens of the answer, 1 or more (the ranges of every field: `_chat_params`)."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     seed: int | None = None
     presence_penalty: float | None = None
@@ -234,7 +247,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     """Ask for token usage in streams (``stream_options.include_usage``)."""
     enable_thinking: bool | None = None
     """Thinking switch of hybrid models; False lets Qwen3 hybrids answer without streaming."""
-    thinking_budget: int | None = Field(default=None, ge=1)
+    thinking_budget: int | None = None
     """Most reasoning tokens, for models that honour it."""
     extra_body: dict[str, Any] | None = None
     """Merged into every request body as is."""
@@ -287,6 +300,12 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     def _valid_timeout(cls, value: float | httpx.Timeout | None) -> float | httpx.Timeout | None:
         to_timeout(value)  # raises a clear ValueError for zero, negative or odd values
         return value
+
+    @model_validator(mode="after")
+    def _check_params(self) -> Self:
+        """The same check as every call's keyword arguments (`_chat_params.check_params`)."""
+        check_params({**self._field_params(), **self.model_kwargs}, "ChatModelScope(...)")
+        return self
 
     @model_validator(mode="after")
     def _resolve_base_url(self) -> Self:
@@ -353,26 +372,17 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     @property
     def _default_params(self) -> dict[str, Any]:
         """Body parameters set on this instance (no model, no messages)."""
-        params: dict[str, Any] = {}
-        for name in (
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "seed",
-            "presence_penalty",
-            "frequency_penalty",
-            "enable_thinking",
-            "thinking_budget",
-        ):
-            value = getattr(self, name)
-            if value is not None:
-                params[name] = value
-        if self.stop:
-            params["stop"] = self.stop
+        params = {name: value for name, value in self._field_params().items() if value is not None}
         if self.model_kwargs:
             params.update(self.model_kwargs)
         if self.extra_body:
             params.update(self.extra_body)
+        return params
+
+    def _field_params(self) -> dict[str, Any]:
+        """The body parameters that are fields of this class, set or not."""
+        params = {name: getattr(self, name) for name in _BODY_FIELDS}
+        params["stop"] = self.stop or None
         return params
 
     @property
@@ -403,12 +413,19 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     ) -> tuple[dict[str, Any], bool]:
         """The JSON body without streaming flags, and whether streams should report usage."""
         stream_usage = kwargs.get("stream_usage")
+        if not messages:
+            raise ValueError(
+                "no messages to send: give at least one message (a str, or a list with a "
+                "human message)"
+            )
         body: dict[str, Any] = {"model": self.model, **self._default_params}
+        call = {key: value for key, value in kwargs.items() if key not in _LOCAL_KWARGS}
         if stop:
-            body["stop"] = stop
-        for key, value in kwargs.items():
-            if key not in _LOCAL_KWARGS:
-                body[key] = value
+            call["stop"] = stop
+        if call:
+            check_params(call, "at call time")
+            warn_unknown_call_params(call, _LOCAL_KWARGS, stacklevel=2)
+            body.update(call)
         if not body.get("model") or not isinstance(body["model"], str):
             raise ValueError(
                 f"model must be a non-empty ModelScope model id, got {body['model']!r}"
@@ -465,7 +482,13 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         choice = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(choice, dict):
             raise _empty_response(body, response.status_code, request_id)
-        message: dict[str, Any] = choice.get("message") or choice.get("delta") or {}
+        message = choice.get("message")
+        if message is None:
+            message = choice.get("delta")
+        if message is None:  # `"message": null`: nothing was answered, not an empty answer
+            raise _empty_response(
+                body, response.status_code, request_id, "a choice whose message is null"
+            )
         if not isinstance(message, dict):
             message = {}
         tool_calls, invalid_tool_calls = parse_wire_tool_calls(message.get("tool_calls"))
@@ -729,7 +752,7 @@ def _asks_json_schema(body: Mapping[str, Any]) -> bool:
 
 
 def _empty_response(
-    body: Mapping[str, Any], status_code: int, request_id: str | None
+    body: Mapping[str, Any], status_code: int, request_id: str | None, what: str = "no choices"
 ) -> EmptyResponseError:
     model = str(body.get("model"))
     if _asks_json_schema(body):
@@ -743,7 +766,7 @@ def _empty_response(
             'method="json_mode" instead.',
         )
     return EmptyResponseError(
-        "ModelScope answered with no choices.",
+        f"ModelScope answered with {what}.",
         status_code=status_code,
         request_id=request_id,
         model=model,

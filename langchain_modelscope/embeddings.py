@@ -17,7 +17,7 @@ import weakref
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, ClassVar, Final, Literal, Protocol
 
 import httpx
 from langchain_core.embeddings import Embeddings
@@ -105,7 +105,19 @@ class _Batch:
 
 
 def _check_texts(texts: Sequence[str]) -> None:
-    """Refuse, before any call, what would otherwise come back as a meaningless vector."""
+    """Refuse, before any call, what would otherwise come back as a meaningless vector.
+
+    A str where the list belongs would be sent as one text per character: a `TypeError`.
+    """
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        hint = (
+            ": wrap one text in a list, or use embed_query()"
+            if isinstance(texts, (str, bytes))
+            else ""
+        )
+        raise TypeError(
+            f"texts must be a list of str, got {type(texts).__name__} {_preview(texts)}{hint}"
+        )
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise EmbeddingInputError(
@@ -117,6 +129,11 @@ def _check_texts(texts: Sequence[str]) -> None:
                 "Drop such texts (often a text splitter's leftovers) before embedding.",
                 index=index,
             )
+
+
+def _preview(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _annotate(error: APIError, batch: _Batch, batch_size: int) -> None:
@@ -242,6 +259,7 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
     _limiters: weakref.WeakKeyDictionary[
         asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]
     ] = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
+    _not_pickled: ClassVar[tuple[str, ...]] = ("_core", "_limiters")
 
     def __init__(self, **data: Any) -> None:
         """Validate (`CoreOwner` resolves the token, so a missing one fails before any call as
@@ -260,6 +278,9 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
         copied = super().__deepcopy__(memo)
         copied._limiters = weakref.WeakKeyDictionary()
         return copied
+
+    def _after_unpickling(self) -> None:
+        self._limiters = weakref.WeakKeyDictionary()
 
     @model_validator(mode="before")
     @classmethod

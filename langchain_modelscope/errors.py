@@ -5,6 +5,10 @@ LangChain model errors keeps working with this package)::
 
     ModelScopeError                              base of everything raised here
     ├── MissingAPIKeyError (ValueError)          no token found; raised before any network call
+    │   └── InvalidAPIKeyError                   a token no header can carry (inner whitespace,
+    │                                            control or non-ASCII characters)
+    ├── InvalidParameterError (ValueError)       a request parameter the API does not allow;
+    │                                            raised before any request
     ├── APIError                                 the service (or the way to it) failed the call
     │   ├── APIStatusError                       an HTTP answer with an error status
     │   │   ├── AuthenticationError  [ModelAuthenticationError]     401: bad token, unbound account
@@ -31,7 +35,10 @@ LangChain model errors keeps working with this package)::
     └── AllCandidatesFailedError                 a fallback's every candidate skipped or failed
 
 Every error carries ``status_code``, the server's ``message``, ``request_id`` and ``model``, and
-never the token: the token is not passed to this module at all.
+never the token: the token is not passed to this module at all (the HTTP core scrubs a token a
+server echoes back, and chains no httpx exception, whose request holds the header). A body too
+long or too ugly for a message (a proxy's HTML page) is kept whole in ``.body``; the message
+says what it was in a few hundred characters at most.
 
 `error_from_response` is the one place where a status code and a body are classified; the
 words it looks for live in :mod:`langchain_modelscope._wording`, which the fallback's classifier
@@ -79,6 +86,39 @@ class ModelScopeError(lc_exceptions.LangChainException):
 
 class MissingAPIKeyError(ModelScopeError, ValueError):
     """No ModelScope token was given or found in the environment."""
+
+
+class InvalidAPIKeyError(MissingAPIKeyError):
+    """A token that no HTTP header can carry, refused before any request.
+
+    A subclass of `MissingAPIKeyError` because it is the same mistake to handle (no usable
+    token); its message shows at most the token's first 4 characters.
+    """
+
+
+class InvalidParameterError(ModelScopeError, ValueError):
+    """A request parameter out of its range or of the wrong type, refused before any request.
+
+    ``name``, ``value`` and ``allowed`` say which, what was given, and what the API takes.
+    """
+
+    def __init__(self, message: str, *, name: str, value: Any, allowed: str) -> None:
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_plain, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild_plain(
+    cls: type[ModelScopeError], args: tuple[Any, ...], state: dict[str, Any]
+) -> ModelScopeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class APIError(ModelScopeError):
@@ -278,7 +318,23 @@ class ServerError(APIStatusError, lc_exceptions.ModelAPIError):
 
 
 class APIConnectionError(APIError, lc_exceptions.ModelConnectionError):
-    """The service could not be reached or dropped the connection; retried."""
+    """The service could not be reached or dropped the connection; retried.
+
+    Chains no httpx exception (its request carries the ``Authorization`` header): what it said
+    is kept instead, ``transport_error`` (its type name, e.g. ``"ReadTimeout"``) and ``host``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transport_error: str | None = None,
+        host: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.transport_error = transport_error
+        self.host = host
+        super().__init__(message, **kwargs)
 
 
 class APITimeoutError(APIConnectionError, lc_exceptions.ModelTimeoutError):
@@ -425,6 +481,52 @@ def _normalise(message: str) -> str:
     return _SPACES.sub(" ", message).strip().lower()
 
 
+#: The most of a server's text an error message shows; the whole of it stays in ``.body``.
+MESSAGE_LIMIT = 300
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def shown_message(message: str, content_type: str | None = None) -> str:
+    """The server's text as an error message shows it: short, and an HTML page named as one.
+
+    A proxy's 502 page can be 60 KiB of HTML; it would fill every log line and retry WARNING.
+    """
+    looks_html = "html" in (content_type or "").lower() or message.lstrip()[:1] == "<"
+    if looks_html and _TAGS.search(message):
+        title_match = _TITLE.search(message)
+        title = _SPACES.sub(" ", _TAGS.sub("", title_match.group(1))).strip() if title_match else ""
+        titled = f' titled "{title[:120]}"' if title else ""
+        return (
+            f"an HTML page, probably from a proxy{titled} ({len(message)} characters; "
+            "the whole page is in the error's .body)"
+        )
+    if len(message) > MESSAGE_LIMIT:
+        return (
+            f"{message[:MESSAGE_LIMIT]}... ({len(message)} characters; "
+            "the whole text is in the error's .body)"
+        )
+    return message
+
+
+def _not_found_hint(url: str | None) -> str:
+    """A 404 that names no model: the path is wrong, and so most likely the base URL."""
+    if url is None:
+        return "The endpoint was not found: check base_url (it usually ends with /v1)."
+    path = url.split("://", 1)[-1].partition("/")[2]
+    base = url[: len(url) - len(path)].rstrip("/") if path else url
+    if "v1/" not in f"{path}/".lower():
+        return (
+            f"The base URL is probably wrong: {url} does not exist. API-Inference's base URL "
+            "ends with /v1 (https://api-inference.modelscope.cn/v1, or a dedicated "
+            f"deployment's https://ms-ens-<id>.api-inference.modelscope.cn/v1), not {base!r}."
+        )
+    return (
+        f"The base URL is probably wrong: {url} does not exist. It usually is "
+        "https://api-inference.modelscope.cn/v1 (or a dedicated deployment's, ending with /v1)."
+    )
+
+
 def error_from_response(
     status_code: int,
     body: bytes | str | Mapping[str, Any] | None,
@@ -433,12 +535,17 @@ def error_from_response(
     model: str | None = None,
     account_remaining: int | None = None,
     now: datetime | None = None,
+    url: str | None = None,
 ) -> APIStatusError:
-    """Classify one error answer. ``headers`` should be case-insensitive (httpx's are)."""
+    """Classify one error answer. ``headers`` should be case-insensitive (httpx's are).
+
+    ``url`` (the request's) lets a 404 that names no model say which base URL is wrong.
+    """
     headers = headers or {}
     message, code, body_request_id = parse_error_body(body)
     request_id = body_request_id or request_id_from_headers(headers)
-    text = _normalise(message)
+    text = _normalise(message)  # the whole text classifies; a short one is shown
+    shown = shown_message(message, headers.get("content-type"))
     common: dict[str, Any] = {
         "status_code": status_code,
         "request_id": request_id,
@@ -447,7 +554,7 @@ def error_from_response(
     }
 
     if status_code == 429:
-        return _classify_429(text, code, message, headers, account_remaining, now, common)
+        return _classify_429(text, code, shown, headers, account_remaining, now, common)
     hint: str | None
     if status_code == 401:
         hint = (
@@ -457,33 +564,35 @@ def error_from_response(
             else f"Check the token (get one at {TOKEN_PAGE}); it is read from the api_key "
             "argument or MODELSCOPE_API_KEY."
         )
-        return AuthenticationError(message or "authentication failed", hint=hint, **common)
+        return AuthenticationError(shown or "authentication failed", hint=hint, **common)
     if status_code == 403:
         hint = (
             "Real-name verify the Alibaba Cloud account bound to your ModelScope account."
             if _wording.has_any(text, _wording.UNVERIFIED_ACCOUNT_PHRASES)
             else None
         )
-        return PermissionDeniedError(message or "permission denied", hint=hint, **common)
+        return PermissionDeniedError(shown or "permission denied", hint=hint, **common)
     codes = () if code is None else (code.lower(),)
     if _wording.is_retired_model(text, codes):
-        return _retired(message, common)
-    if status_code == 404 or _wording.names_unknown_model(text):
+        return _retired(shown, common)
+    if _wording.names_unknown_model(text):
         return ModelNotFoundError(
-            message or "model not found",
+            shown or "model not found",
             hint="Check the model id (owner/name, case-sensitive) on modelscope.cn; "
             "ids of API-Inference models change over time.",
             **common,
         )
+    if status_code == 404:
+        return ModelNotFoundError(shown or "not found", hint=_not_found_hint(url), **common)
     if status_code >= 500:
-        return ServerError(message or "server error", **common)
+        return ServerError(shown or "server error", **common)
     if _wording.needs_streaming(text):
-        return ThinkingModeError(message, **common)
+        return ThinkingModeError(shown, **common)
     if _wording.needs_temperature_one(text):
         return BadRequestError(
-            message, hint="This model accepts only temperature=1: set temperature=1.", **common
+            shown, hint="This model accepts only temperature=1: set temperature=1.", **common
         )
-    return BadRequestError(message or f"request rejected with status {status_code}", **common)
+    return BadRequestError(shown or f"request rejected with status {status_code}", **common)
 
 
 def _retired(message: str, common: dict[str, Any]) -> ModelRetiredError:
@@ -582,6 +691,8 @@ __all__ = [
     "EmbeddingInputError",
     "EmbeddingResponseError",
     "EmptyResponseError",
+    "InvalidAPIKeyError",
+    "InvalidParameterError",
     "MissingAPIKeyError",
     "ModelNotFoundError",
     "ModelRetiredError",

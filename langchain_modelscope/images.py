@@ -30,10 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, ClassVar, Final, cast
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 from langchain_modelscope._client import (
     DEFAULT_MAX_RETRIES,
@@ -43,6 +43,7 @@ from langchain_modelscope._client import (
     resolve_base_url,
     to_timeout,
 )
+from langchain_modelscope._core_owner import TokenlessPickling
 from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
 from langchain_modelscope._fallback_walk import DEFAULT_RULES, Walk
 from langchain_modelscope._governor import MaxConcurrentRequests
@@ -337,7 +338,7 @@ def _failure(
 # --------------------------------------------------------------------------- the generator
 
 
-class ModelScopeImageGenerator(BaseModel):
+class ModelScopeImageGenerator(TokenlessPickling):
     """Text-to-image (and image editing) on ModelScope's asynchronous task API.
 
     ``generate``/``agenerate`` submit, poll every ``poll_interval`` seconds (growing by half
@@ -374,6 +375,8 @@ class ModelScopeImageGenerator(BaseModel):
 
     _submit_client: ModelScopeClient = PrivateAttr()
     _poll_client: ModelScopeClient = PrivateAttr()
+    #: pickled without the token: the clients are built again on load (`TokenlessPickling`)
+    _not_pickled: ClassVar[tuple[str, ...]] = ("_submit_client", "_poll_client")
 
     def __init__(self, **data: Any) -> None:
         """Validate, and resolve the token now so a missing one fails before any call."""
@@ -384,6 +387,10 @@ class ModelScopeImageGenerator(BaseModel):
                 f"poll_interval_max ({self.poll_interval_max}) must be at least "
                 f"poll_interval ({self.poll_interval})"
             )
+        self._submit_client = self._client(ASYNC_HEADER)
+        self._poll_client = self._client(TASK_HEADER)
+
+    def _after_unpickling(self) -> None:
         self._submit_client = self._client(ASYNC_HEADER)
         self._poll_client = self._client(TASK_HEADER)
 
