@@ -247,7 +247,9 @@ def test_the_token_and_request_ids_never_show(emu: ModelScopeEmulator) -> None:
     for form in forms:
         assert emu.token not in form
         assert not [request_id for request_id in ids if request_id in form]
-    assert "<token>" in (report.fact("hybrid_thinking_400").observed or "")
+    # the HTTP core scrubs an echoed token ("***") before the doctor's own redaction ("<token>")
+    observed = report.fact("hybrid_thinking_400").observed or ""
+    assert "***" in observed or "<token>" in observed, observed
 
 
 def test_expected_values_come_from_the_package_homes(emu: ModelScopeEmulator) -> None:
