@@ -75,6 +75,8 @@ _LOCAL_KWARGS: Final = frozenset(
 #: `count_tokens_approximately`'s default, for plain text too.
 _CHARS_PER_TOKEN: Final = 4.0
 _TOOL_CHOICE_WORDS: Final = frozenset({"auto", "none", "required"})
+#: Body keys ModelScope does not take, and the ones it takes instead (modelscope-api.md §4).
+_WIRE_NAMES: Final = {"max_completion_tokens": "max_tokens"}
 _known_names_cache: dict[type, frozenset[str]] = {}
 
 
@@ -225,7 +227,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     streaming: bool = False
     """Stream under ``invoke()`` too."""
     stream_usage: bool = True
-    """Ask for token usage in streams (``stream_options.include_usage``)."""
+    """Report token usage on streams. ``stream_options.include_usage`` is sent either way:
+    without it ModelScope sends only zero placeholders (modelscope-api.md §4)."""
     enable_thinking: bool | None = None
     """Thinking switch of hybrid models; False lets Qwen3 hybrids answer without streaming."""
     thinking_budget: int | None = Field(default=None, ge=1)
@@ -243,6 +246,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         """Unknown arguments go to ``model_kwargs`` with a warning rather than vanish."""
         if not isinstance(values, dict):
             return values
+        values = _constructor_wire_names(values)
         known = _known_names(cls)
         model_kwargs = values.get("model_kwargs")
         if isinstance(model_kwargs, Mapping):
@@ -364,9 +368,9 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         if self.stop:
             params["stop"] = self.stop
         if self.model_kwargs:
-            params.update(self.model_kwargs)
+            _merge(params, self.model_kwargs)
         if self.extra_body:
-            params.update(self.extra_body)
+            _merge(params, self.extra_body)
         return params
 
     @property
@@ -400,9 +404,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         body: dict[str, Any] = {"model": self.model, **self._default_params}
         if stop:
             body["stop"] = stop
-        for key, value in kwargs.items():
-            if key not in _LOCAL_KWARGS:
-                body[key] = value
+        _merge(body, {k: v for k, v in kwargs.items() if k not in _LOCAL_KWARGS})
         if not body.get("model") or not isinstance(body["model"], str):
             raise ValueError(
                 f"model must be a non-empty ModelScope model id, got {body['model']!r}"
@@ -413,11 +415,10 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         return body, self.stream_usage if stream_usage is None else bool(stream_usage)
 
     @staticmethod
-    def _streamed(body: dict[str, Any], stream_usage: bool) -> dict[str, Any]:
-        streamed = {**body, "stream": True}
-        if stream_usage:
-            streamed["stream_options"] = {"include_usage": True}
-        return streamed
+    def _streamed(body: dict[str, Any]) -> dict[str, Any]:
+        """Always asks for the usage: without it the service sends only zero placeholders
+        (§4); ``stream_usage=False`` keeps it off the chunks instead (`StreamState`)."""
+        return {**body, "stream": True, "stream_options": {"include_usage": True}}
 
     @staticmethod
     def _must_stream(client: ModelScopeClient, body: dict[str, Any]) -> bool:
@@ -510,7 +511,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                 self._learn_streaming(client, error, body["model"])
             else:
                 return self._chat_result(response, body)
-        chunks = self._stream_body(client, self._streamed(body, stream_usage), run_manager)
+        chunks = self._stream_body(client, self._streamed(body), stream_usage, run_manager)
         return generate_from_stream(chunks)
 
     def _stream(
@@ -521,16 +522,17 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        return self._stream_body(self.client, self._streamed(body, stream_usage), run_manager)
+        return self._stream_body(self.client, self._streamed(body), stream_usage, run_manager)
 
     def _stream_body(
         self,
         client: ModelScopeClient,
         body: dict[str, Any],
+        stream_usage: bool,
         run_manager: CallbackManagerForLLMRun | None,
     ) -> Iterator[ChatGenerationChunk]:
         model = body["model"]
-        state = StreamState()
+        state = StreamState(report_usage=stream_usage)
         with client.stream(_PATH, body, model=model, run_manager=run_manager) as events:
             for payload in events:
                 chunk = state.feed(payload)
@@ -574,7 +576,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                 self._learn_streaming(client, error, body["model"])
             else:
                 return self._chat_result(response, body)
-        chunks = self._astream_body(client, self._streamed(body, stream_usage), run_manager)
+        chunks = self._astream_body(client, self._streamed(body), stream_usage, run_manager)
         return await agenerate_from_stream(chunks)
 
     async def _astream(
@@ -585,18 +587,19 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        streamed = self._streamed(body, stream_usage)
-        async for chunk in self._astream_body(self.client, streamed, run_manager):
+        streamed = self._streamed(body)
+        async for chunk in self._astream_body(self.client, streamed, stream_usage, run_manager):
             yield chunk
 
     async def _astream_body(
         self,
         client: ModelScopeClient,
         body: dict[str, Any],
+        stream_usage: bool,
         run_manager: AsyncCallbackManagerForLLMRun | None,
     ) -> AsyncIterator[ChatGenerationChunk]:
         model = body["model"]
-        state = StreamState()
+        state = StreamState(report_usage=stream_usage)
         async with client.astream(_PATH, body, model=model, run_manager=run_manager) as events:
             async for payload in events:
                 chunk = state.feed(payload)
@@ -715,6 +718,28 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         return RunnableMap(raw=llm) | parse.with_fallbacks(
             [keep_raw], exception_key="parsing_error"
         )
+
+
+def _constructor_wire_names(values: dict[str, Any]) -> dict[str, Any]:
+    """``max_completion_tokens=`` (OpenAI's newer name) sets ``max_tokens``, the one sent."""
+    if "max_completion_tokens" not in values:
+        return values
+    values = dict(values)
+    value = values.pop("max_completion_tokens")
+    other = values.get("max_tokens")
+    if other is not None and other != value:
+        raise ValueError(
+            f"max_completion_tokens={value!r} and max_tokens={other!r} disagree; ModelScope "
+            "takes max_tokens only: pass that one"
+        )
+    values["max_tokens"] = value
+    return values
+
+
+def _merge(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """``params.update(extra)``, with OpenAI names ModelScope does not take renamed."""
+    for key, value in extra.items():
+        params[_WIRE_NAMES.get(key, key)] = value
 
 
 def _asks_json_schema(body: Mapping[str, Any]) -> bool:

@@ -578,10 +578,12 @@ def test_stream_metadata_on_exactly_one_chunk(usage_on_finish_chunk: bool) -> No
 
 
 def test_stream_usage_can_be_turned_off() -> None:
+    """Off means not reported: the usage is still asked for (§4, see test_chat_stream_2026)."""
     wire = Wire().sse(list(text_stream(["a"]))).sse(list(text_stream(["b"])))
-    list(wire.model(stream_usage=False).stream("hi"))
-    list(wire.model().stream("hi", stream_usage=False))
-    assert all("stream_options" not in b for b in wire.bodies)
+    first = list(wire.model(stream_usage=False).stream("hi"))
+    second = list(wire.model().stream("hi", stream_usage=False))
+    assert all(c.usage_metadata is None for c in first + second)
+    assert all(b["stream_options"] == {"include_usage": True} for b in wire.bodies)
 
 
 def test_model_override_per_call() -> None:
