@@ -12,10 +12,10 @@ Run:  python cookbook/07_quota_fallback.py
 
 In the daily-counter regime ModelScope's free quotas are per account and per model, and reset
 at 00:00 UTC+8; a spent one answers 429 until then. (Since 2026-08 calls cost points instead,
-granted by activity on modelscope.cn, with no fixed reset: see demo.py.) `FallbackChatModel` tries its candidates in order and keeps a
-quota ledger: a candidate that answered "quota spent" is skipped, with no request at all, until
-the reset. (LangChain's `with_fallbacks` has no memory: it would call the spent model first on
-every request.)
+granted by activity on modelscope.cn, with no fixed reset: see demo.py.) `FallbackChatModel`
+tries its candidates in order and keeps a quota ledger: a candidate that answered "quota spent"
+is skipped, with no request at all, until the reset. (LangChain's `with_fallbacks` has no
+memory: it would call the spent model first on every request.)
 
 Online extras: MODELSCOPE_BACKUP_API_KEY (a second account's token) adds the backup token;
 OPENAI_API_KEY (with OPENAI_BASE_URL and COOKBOOK_OTHER_MODEL for any OpenAI-compatible
