@@ -100,4 +100,5 @@ def test_examples_and_test_suites_use_served_ids() -> None:
 def test_the_retired_list_is_data_in_the_profiles_table() -> None:
     text = resources.files("langchain_modelscope").joinpath(PROFILE_TABLE).read_text("utf-8")
     patterns = json.loads(text)["retired"]["patterns"]
-    assert patterns and all(isinstance(p, str) for p in patterns)
+    assert patterns
+    assert all(isinstance(p, str) for p in patterns)
