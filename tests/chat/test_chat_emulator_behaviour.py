@@ -17,7 +17,7 @@ from langchain_modelscope.testing import (
     ScriptedReply,
     ScriptedToolCall,
 )
-from tests.chat.chat_wire import PNG_BASE64
+from tests.chat.chat_wire import PNG_BASE64, collect, only_usage
 
 
 def make(emulator: ModelScopeEmulator, **kwargs: Any) -> ChatModelScope:
@@ -236,25 +236,14 @@ def test_stream_usage_is_the_final_usage_on_exactly_one_chunk(
     )
     chunks = list(make(modelscope_emulator).stream("count"))
     assert modelscope_emulator.requests[-1].body["stream_options"] == {"include_usage": True}
-    with_usage = [c for c in chunks if c.usage_metadata is not None]
-    assert len(with_usage) == 1
-    assert with_usage[0].usage_metadata == {
-        "input_tokens": 21,
-        "output_tokens": 8,
-        "total_tokens": 29,
-    }
-    full = chunks[0]
-    for piece in chunks[1:]:
-        full = full + piece
-    assert full.content == "one two three"
+    assert only_usage(chunks) == {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
+    assert collect(chunks).content == "one two three"
 
 
 async def test_astream_usage_is_the_final_usage(modelscope_emulator: ModelScopeEmulator) -> None:
     modelscope_emulator.queue_reply(ScriptedReply(content="a b", usage=dict(SCRIPTED_USAGE)))
     chunks = [c async for c in make(modelscope_emulator).astream("count")]
-    assert [c.usage_metadata for c in chunks if c.usage_metadata] == [
-        {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
-    ]
+    assert only_usage(chunks) == {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
 
 
 def test_bare_tool_call_deltas_over_http(modelscope_emulator: ModelScopeEmulator) -> None:

@@ -9,18 +9,17 @@ The request side: ``system`` never ``developer``, ``max_tokens`` never ``max_com
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from langchain_core.messages import (
-    AIMessageChunk,
     BaseMessage,
     ChatMessage,
     HumanMessage,
     SystemMessage,
 )
 
-from tests.chat.chat_wire import Wire, chunk
+from tests.chat.chat_wire import Wire, chunk, collect, only_usage
 
 pytestmark = pytest.mark.disable_socket
 
@@ -45,27 +44,13 @@ def text_events_2026(pieces: Sequence[str], *, final_usage: bool = True) -> list
     return events
 
 
-def collect(chunks: Sequence[BaseMessage]) -> AIMessageChunk:
-    pieces = cast("list[AIMessageChunk]", list(chunks))
-    full = pieces[0]
-    for piece in pieces[1:]:
-        full = full + piece
-    return full
-
-
 # --- usage ----------------------------------------------------------------------------------
 
 
 def test_usage_is_the_final_usage_on_exactly_one_chunk() -> None:
     wire = Wire().sse(text_events_2026(["Hel", "lo"]))
     chunks = list(wire.model().stream("hi"))
-    with_usage = [c for c in chunks if c.usage_metadata is not None]
-    assert len(with_usage) == 1
-    assert with_usage[0].usage_metadata == {
-        "input_tokens": 11,
-        "output_tokens": 4,
-        "total_tokens": 15,
-    }
+    assert only_usage(chunks) == {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15}
     full = collect(chunks)
     assert full.content == "Hello"
     assert full.usage_metadata == {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15}

@@ -8,12 +8,11 @@ the error envelopes, and what lands on which streamed chunk.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, BaseMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.tools import tool
 from pydantic import BaseModel
@@ -27,19 +26,10 @@ from langchain_modelscope.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from tests.chat.chat_wire import TOKEN, Wire, chunk, completion, text_stream
+from tests.chat.chat_wire import TOKEN, Wire, chunk, collect, completion, text_stream
 from tests.support import modelscope_facts as facts
 
 pytestmark = pytest.mark.disable_socket
-
-
-def collect(chunks: Sequence[BaseMessage]) -> AIMessageChunk:
-    """The sum of streamed chunks (typed loosely: bound models say AIMessage)."""
-    pieces = cast("list[AIMessageChunk]", list(chunks))
-    full = pieces[0]
-    for piece in pieces[1:]:
-        full = full + piece
-    return full
 
 
 @tool
