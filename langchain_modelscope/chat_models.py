@@ -63,8 +63,9 @@ except ImportError:  # pragma: no cover
 logger = logging.getLogger("langchain_modelscope")
 
 #: A non-thinking instruct model: it accepts non-streaming calls without ``enable_thinking``
-#: games, calls tools well, and has been served on API-Inference since mid-2025. Ids churn:
-#: nothing here depends on this one staying served.
+#: games, calls tools well, and has been served on API-Inference from mid-2025 to late 2026
+#: (modelscope-api.md §5; ModelScope's own agent framework's default). Ids churn: nothing here
+#: depends on this one staying served.
 DEFAULT_MODEL: Final = "Qwen/Qwen3-235B-A22B-Instruct-2507"
 
 _PATH: Final = "chat/completions"
@@ -97,7 +98,9 @@ class ChatModelScope(CoreOwner, BaseChatModel):
 
     Speaks the OpenAI-compatible chat-completions API directly over httpx (no openai SDK), and
     handles what is particular to ModelScope: thinking models that refuse non-streaming calls,
-    ``reasoning_content``, the ``modelscope-ratelimit-*`` headers, its error bodies and quotas.
+    ``reasoning_content``, zero usage placeholders on streamed deltas, the
+    ``modelscope-ratelimit-*`` headers when sent, its error bodies and quotas. It never sends
+    the ``developer`` role or ``max_completion_tokens``, which the service refuses.
 
     Setup:
         Get a token at https://modelscope.cn/my/myaccesstoken (the account must be bound to a
@@ -115,7 +118,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
             from langchain_modelscope.chat_models import ChatModelScope
 
             llm = ChatModelScope(
-                model="Qwen/Qwen3-235B-A22B-Instruct-2507",  # ids change: check modelscope.cn
+                # served in late 2026; ids churn: check modelscope.cn
+                model="Qwen/Qwen3-235B-A22B-Instruct-2507",
                 temperature=0,
                 max_tokens=512,
                 max_retries=2,
@@ -184,15 +188,17 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         unless ``enable_thinking=False``), and after the first refusal for any other model.
         ``enable_thinking`` and ``thinking_budget`` are sent as top-level body fields.
 
-    Rate-limit metadata:
+    Response metadata:
         .. code-block:: python
 
             msg = llm.invoke("hi")
-            msg.response_metadata["ratelimit"]
-            # {"requests_limit": 2000, "requests_remaining": 1998,
-            #  "model_requests_limit": 500, "model_requests_remaining": 498}
             msg.response_metadata["model_name"]  # the id that was asked for
             msg.response_metadata["served_model_name"]  # the name the service answered with
+            msg.response_metadata.get("ratelimit")
+            # daily-counter regime only: {"requests_limit": 2000, "requests_remaining": 1998,
+            #  "model_requests_limit": 500, "model_requests_remaining": 498}; the points
+            # regime (since 2026-08) sends no such headers, so the key is absent: use
+            # `langchain_modelscope.points_balance()` for the points left.
 
     Errors are typed (`langchain_modelscope.errors`): quota, rate limit, authentication, model
     not found, ... each with the server's message, request id and model, never the token.
