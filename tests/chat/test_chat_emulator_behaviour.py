@@ -268,3 +268,19 @@ def test_bare_tool_call_deltas_under_invoke(modelscope_emulator: ModelScopeEmula
     message = make(modelscope_emulator, model="Qwen/Qwen3-32B").invoke("time?")
     assert [(c["name"], c["args"]) for c in message.tool_calls] == [("get_time", {})]
     assert message.usage_metadata == {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
+
+
+def test_two_bare_tool_calls_stay_apart_over_http(modelscope_emulator: ModelScopeEmulator) -> None:
+    """Without index or id, a named piece after complete arguments starts the next call."""
+    modelscope_emulator.config.bare_tool_call_deltas = True
+    modelscope_emulator.queue_reply(
+        ScriptedReply(
+            tool_calls=[
+                ScriptedToolCall("get_weather", {"city": "杭州"}),
+                ScriptedToolCall("get_weather", {"city": "北京"}),
+            ]
+        )
+    )
+    full = collect(list(make(modelscope_emulator).stream("weather")))
+    assert [c["args"]["city"] for c in full.tool_calls] == ["杭州", "北京"]
+    assert len({c["id"] for c in full.tool_calls}) == 2
