@@ -1,17 +1,21 @@
 """07 - Quota fallback: backup token, second model, then another provider; skip and reset.
 
 Run:  python cookbook/07_quota_fallback.py
-      Offline (no token): the emulator plays ModelScope and a SECOND emulator plays another
-      OpenAI-compatible provider; quotas are spent on purpose and the clock is moved past
-      00:00 UTC+8, so the switch, the skip and the reset all show (about 10 emulated calls).
+      Offline (no token): the emulator plays ModelScope in its daily-counter regime (the
+      service of 2025 to mid-2026, which a deployment may still show) and a SECOND emulator
+      plays another OpenAI-compatible provider; quotas are spent on purpose and the clock is
+      moved past 00:00 UTC+8, so the switch, the skip and the reset all show (about 10
+      emulated calls). `make demo` shows today's points regime, where a spent balance has no
+      reset time.
       Online (token set): 2 real calls. Spending a real quota to show the switch would waste
       it, so the script marks the primary as spent in the quota ledger by hand instead.
 
-ModelScope's free quotas are daily, per account and per model, and reset at 00:00 UTC+8; a
-spent one answers 429 until then. `FallbackChatModel` tries its candidates in order and keeps a
-quota ledger: a candidate that answered "quota spent" is skipped, with no request at all, until
-the reset. (LangChain's `with_fallbacks` has no memory: it would call the spent model first on
-every request.)
+In the daily-counter regime ModelScope's free quotas are per account and per model, and reset
+at 00:00 UTC+8; a spent one answers 429 until then. (Since 2026-08 calls cost points instead,
+granted by activity on modelscope.cn, with no fixed reset: see demo.py.) `FallbackChatModel`
+tries its candidates in order and keeps a quota ledger: a candidate that answered "quota spent"
+is skipped, with no request at all, until the reset. (LangChain's `with_fallbacks` has no
+memory: it would call the spent model first on every request.)
 
 Online extras: MODELSCOPE_BACKUP_API_KEY (a second account's token) adds the backup token;
 OPENAI_API_KEY (with OPENAI_BASE_URL and COOKBOOK_OTHER_MODEL for any OpenAI-compatible
@@ -220,7 +224,7 @@ def online(rt: _runtime.Runtime) -> None:
 
 def main() -> None:
     _runtime.show_fallback_logs()
-    rt = _runtime.setup()
+    rt = _runtime.setup(regime="daily")  # this script is about the daily reset
     if rt.emulator is not None:
         offline(rt, rt.emulator)
     else:

@@ -3,7 +3,9 @@
 `setup()` decides once per process. With a ModelScope token in the environment the scripts talk
 to the real service; without one they start the package's offline emulator
 (`langchain_modelscope.testing.ModelScopeEmulator`) in the background, so every script runs on
-a fresh clone with no account. A one-line banner says which it is.
+a fresh clone with no account. A one-line banner says which it is. The emulator plays the
+service as it is now (the points regime, modelscope-api.md §2a) unless a script asks for the
+older daily counters (`setup(regime="daily")`, as 07 does to show a reset).
 
 `choose_target(env)` is the decision alone: a pure function of the environment, so a test can
 check it without starting anything or calling the service.
@@ -17,7 +19,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -27,12 +29,16 @@ from langchain_modelscope._client import API_KEY_ENV_VARS, BASE_URL_ENV_VAR, DEF
 if TYPE_CHECKING:
     from langchain_modelscope.testing import EmulatorRemote, ModelScopeEmulator
 
-# Model ids of ModelScope API-Inference. They churn: models are added and retired without
-# notice (a retired id answers 400 "Model id has no provider supported"). If one of these is
-# gone, pick a current id on https://modelscope.cn (filter: API-Inference) and set the
-# environment variable next to it; the emulator serves all of them.
+#: The emulator's regimes: "points" (the service since 2026-08) or "daily" (2025 to mid-2026).
+Regime = Literal["points", "daily"]
+
+# Model ids of ModelScope API-Inference, all seen served in late 2026. They churn: models are
+# added and retired without notice (a retired id answers 400 "Model id ... has no provider
+# supported" or 429 "insufficient balance (1008)"). If one of these is gone, pick a current id
+# on https://modelscope.cn (filter: API-Inference) and set the environment variable next to
+# it; nothing in the scripts depends on a particular id. The emulator serves all of them.
 CHAT_MODEL = os.environ.get("COOKBOOK_CHAT_MODEL", "Qwen/Qwen3-235B-A22B-Instruct-2507")
-SECOND_MODEL = os.environ.get("COOKBOOK_SECOND_MODEL", "deepseek-ai/DeepSeek-V3.2")
+SECOND_MODEL = os.environ.get("COOKBOOK_SECOND_MODEL", "deepseek-ai/DeepSeek-V4-Flash")
 THINKING_MODEL = os.environ.get("COOKBOOK_THINKING_MODEL", "Qwen/Qwen3-235B-A22B-Thinking-2507")
 #: a Qwen3 hybrid: thinks unless enable_thinking=False
 HYBRID_MODEL = os.environ.get("COOKBOOK_HYBRID_MODEL", "Qwen/Qwen3-32B")
@@ -110,8 +116,11 @@ class Runtime:
 _runtime: Runtime | None = None
 
 
-def setup() -> Runtime:
-    """Decide the target (once per process), print the banner, start the emulator if needed."""
+def setup(regime: Regime = "points") -> Runtime:
+    """Decide the target (once per process), print the banner, start the emulator if needed.
+
+    ``regime`` is the one a started emulator plays; the real service is what it is.
+    """
     global _runtime
     if _runtime is not None:
         return _runtime
@@ -133,7 +142,7 @@ def setup() -> Runtime:
         # Imported here: online runs never load the emulator.
         from langchain_modelscope.testing import ModelScopeEmulator
 
-        emulator = ModelScopeEmulator(regime="daily").start()
+        emulator = ModelScopeEmulator(regime=regime).start()
         atexit.register(emulator.stop)
         token = SecretStr(emulator.token)
         _runtime = Runtime(True, emulator.base_url, token, "emulator", emulator)

@@ -1,15 +1,16 @@
-"""The main job (`make demo`): a tool-calling agent whose primary quota runs out mid-run.
+"""The main job (`make demo`): a tool-calling agent whose primary account runs out of points.
 
 Run:  make demo            (or: python cookbook/demo.py)
-      python cookbook/demo.py --no-switch   (emulator: leave the primary's quota alone)
+      python cookbook/demo.py --no-switch   (emulator: leave the primary's points alone)
 
 The agent of 02_agent.py runs on a FallbackChatModel: CHAT_MODEL on the main token, then on a
 backup account, then SECOND_MODEL (see 07_quota_fallback.py). On the emulator (no token set, or
-MODELSCOPE_BASE_URL pointing to one) the primary's quota runs out right after the agent's first
-step, as it does some afternoon in real life: the next step's call answers 429, the fallback
-takes over without the agent noticing, the spent candidate is skipped with no request from then
-on, and the script ends with the advice a user gets. With a real token nothing is spent on
-purpose: every step prints which candidate served it.
+MODELSCOPE_BASE_URL pointing to one), which plays the service as it is now (calls cost points,
+modelscope-api.md §2a), the main account's points run out right after the agent's first step,
+as they do some afternoon in real life: the next step's call answers 429 "insufficient
+balance", the fallback takes over without the agent noticing, the spent account is skipped with
+no request from then on, and the script ends with the advice a user gets, in the error's own
+words. With a real token nothing is spent on purpose: every step prints which candidate served.
 """
 
 from __future__ import annotations
@@ -30,15 +31,11 @@ fallback_example = importlib.import_module("07_quota_fallback")
 
 
 def spend_primary(rt: _runtime.Runtime) -> None:
-    """Make the primary's next call answer "quota spent", as the service does once it is used up.
-
-    Today's emulator counts calls per day: the primary model's counter on the main account is
-    set past any limit (429 "You have exceeded today's quota"). Under the points regime this is
-    ``emulator.set_balance(token, 0)`` (429 "insufficient balance") instead.
-    """
+    """Make the main account's next call answer "insufficient balance", as the service does
+    once its points are spent: the emulator sets the account's balance to zero."""
     emulator = rt.steerable
-    assert emulator is not None, "only the emulator's quota is spent on purpose"
-    emulator.set_usage(rt.api_key.get_secret_value(), _runtime.CHAT_MODEL, fallback_example.SPENT)
+    assert emulator is not None, "only the emulator's points are spent on purpose"
+    emulator.set_balance(rt.api_key.get_secret_value(), 0)
 
 
 class SpendAfterFirstStep:
@@ -52,11 +49,15 @@ class SpendAfterFirstStep:
         if not self.done and isinstance(message, AIMessage):
             self.done = True
             spend_primary(self.rt)
-            print("  (emulator: the primary's quota just ran out; the next call will see it)")
+            print("  (emulator: the main account's points just ran out; the next call sees it)")
 
 
 def advice(message: AIMessage, names: Any) -> list[str]:
-    """What a user reads after a switch: who failed and why, until when, and what to do."""
+    """What a user reads after a switch: who failed and why, until when, and what to do.
+
+    The why and what to do are the error's own message (the package words it per regime);
+    only the reset time, when one is known, is added here.
+    """
     report = message.response_metadata.get("fallback") or {}
     lines = []
     for attempt in report.get("attempts", []):
@@ -64,14 +65,12 @@ def advice(message: AIMessage, names: Any) -> list[str]:
             continue
         if attempt["until"]:
             until = datetime.fromisoformat(attempt["until"]).astimezone(UTC8)
-            when = f"until {until:%Y-%m-%d %H:%M} UTC+8, its reset"
+            when = f"until {until:%Y-%m-%d %H:%M} UTC+8"
         else:
-            when = "until a balance check sees points again: log in at modelscope.cn to get some"
+            when = "until its points are back (no reset time is known)"
         said = "answered 429" if attempt["outcome"] == "failed" else "is marked spent"
-        lines.append(
-            f"{names(attempt)} {said} ({_runtime.one_line(attempt['message'], 90)}); "
-            f"it is skipped with no request {when}"
-        )
+        lines.append(f"{names(attempt)} {said}; it is skipped with no request {when}.")
+        lines.append(f"  the error says: {_runtime.one_line(attempt['message'], 400)}")
     if lines:
         lines.append(
             f"served instead by {names(report['served_by'])}. To keep a spent quota from "

@@ -26,10 +26,16 @@ _QWEN3_HYBRID: Final = re.compile(
 )
 #: Models that only think: ``*-Thinking-*`` (e.g. ``Qwen3-235B-A22B-Thinking-2507``) and QwQ.
 _THINKING_ONLY: Final = re.compile(r"(?:^|-)thinking(?:-|$)|^qwq(?:-|$)")
-#: Models that reason although a non-streaming call is fine (DeepSeek-R1 and friends).
-_REASONS: Final = re.compile(r"(?:^|-)r1(?:-|$)|^deepseek-v3\.[1-9]")
-#: Vision-language models: ``Qwen2.5-VL-72B-Instruct``, ``Qwen3-VL-8B-Instruct``, Qwen3.5, QVQ.
-_VISION: Final = re.compile(r"(?:^|-)vl(?:-|$)|^qvq(?:-|$)|^qwen3\.5(?:-|$)|(?:^|-)vision(?:-|$)")
+#: Models that reason although a non-streaming call is fine: DeepSeek-R1, V3.1 and later, V4;
+#: GLM-4.5 and later (modelscope-api.md §4).
+_REASONS: Final = re.compile(
+    r"(?:^|-)r1(?:-|$)|^deepseek-v(?:3\.[1-9]|[4-9])|^glm-(?:4\.[5-9]|[5-9])"
+)
+#: Vision-language models: ``*-VL-*`` (e.g. ``Qwen2.5-VL-72B-Instruct``), QVQ, and the unified
+#: models of §5: Qwen3.5 and later (``Qwen3.5-35B-A3B``, ``Qwen3.8-27B``), ``Intern-S2``.
+_VISION: Final = re.compile(
+    r"(?:^|-)vl(?:-|$)|^qvq(?:-|$)|^qwen3\.[5-9](?:-|$)|^intern-s2(?:-|$)|(?:^|-)vision(?:-|$)"
+)
 
 
 @lru_cache(maxsize=512)

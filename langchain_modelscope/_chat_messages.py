@@ -58,6 +58,11 @@ _NOT_CONTENT: Final = frozenset(
 
 # --- LangChain -> wire ----------------------------------------------------------------------
 
+#: Roles ModelScope refuses, and what to send instead: it answers 400/403 to ``developer``
+#: (modelscope-api.md §4). `SystemMessage` goes out as ``system`` whatever its
+#: ``__openai_role__`` says.
+_WIRE_ROLES: Final = {"developer": "system"}
+
 
 def _convert_part(block: Any) -> dict[str, Any] | None:
     """One content part in OpenAI chat-completions form; None to drop it."""
@@ -194,7 +199,8 @@ def message_to_wire(message: BaseMessage) -> dict[str, Any]:
             "content": _tool_content(message),
         }
     elif isinstance(message, ChatMessage):
-        wire = {"role": message.role, "content": _content(message.content)}
+        role = _WIRE_ROLES.get(message.role, message.role)
+        wire = {"role": role, "content": _content(message.content)}
     elif isinstance(message, FunctionMessage):
         wire = {"role": "function", "content": _content(message.content)}
     else:

@@ -4,6 +4,10 @@ One `StreamState` per streamed call. Every event with a delta becomes one chunk 
 only what changed (text, reasoning, tool-call pieces) and ``model_provider``; what must appear
 once (finish reason, model names, request id, rate-limit headers, usage) is held back and sent on
 one final chunk, because LangChain adds string and integer metadata up across chunks.
+
+The 2026 service puts a zero ``usage`` placeholder on every delta and the real usage on a last
+``choices: []`` chunk (modelscope-api.md §4): only a usage with a non-zero count is kept, the
+last one winning, so a placeholder is never reported as the answer's usage.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class StreamState:
         "completion_id",
         "finish_reason",
         "next_index",
+        "report_usage",
         "saw_choice",
         "served_model",
         "slots",
@@ -85,14 +90,17 @@ class StreamState:
         "usage",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, report_usage: bool = True) -> None:
+        #: False (``stream_usage=False``): the usage is asked for but kept off the chunks
+        self.report_usage = report_usage
         self.finish_reason: str | None = None
         self.served_model: str | None = None
         self.completion_id: str | None = None
         self.system_fingerprint: str | None = None
         self.usage: Any = None
         self.saw_choice = False
-        #: wire index -> [LangChain index, call id, whether the id was made up here]
+        #: wire index -> [LangChain index, call id, whether the id was made up here,
+        #: the arguments text so far of a call that came without index (else None)]
         self.slots: dict[int, list[Any]] = {}
         self.next_index = 0
 
@@ -100,8 +108,9 @@ class StreamState:
         """The chunk for one decoded event, or None when it carries no delta."""
         if not isinstance(payload, dict):
             return None
-        if payload.get("usage"):
-            self.usage = payload["usage"]
+        usage = payload.get("usage")
+        if usage and isinstance(usage, dict) and _counts_tokens(usage):
+            self.usage = usage
         if self.served_model is None:
             self.served_model = payload.get("model") or None
             self.completion_id = payload.get("id") or None
@@ -144,7 +153,9 @@ class StreamState:
         """Pieces keyed by the wire index; a new id on a used index is a new call.
 
         Name and id go out on a call's first piece only: some servers repeat them on every
-        delta, and LangChain would concatenate the names.
+        delta, and LangChain would concatenate the names. A piece with neither ``index`` nor
+        ``id`` (§4, reported) continues the call at its position, unless it names a function
+        after that call's arguments are already complete JSON: then it starts the next call.
         """
         pieces: list[ToolCallChunk] = []
         if not isinstance(raw_calls, list):
@@ -152,25 +163,32 @@ class StreamState:
         for position, raw in enumerate(raw_calls):
             if not isinstance(raw, Mapping):
                 continue
-            wire = raw.get("index")
-            if not isinstance(wire, int):
-                wire = position
+            given = raw.get("index")
+            bare = not isinstance(given, int)
+            wire = given if isinstance(given, int) else position
             call_id = raw.get("id") or None
             function = raw.get("function")
             function = function if isinstance(function, Mapping) else {}
             arguments = function.get("arguments")
             if arguments is not None and not isinstance(arguments, str):
                 arguments = json.dumps(arguments, ensure_ascii=False)
+            name = function.get("name") or None
             slot = self.slots.get(wire)
-            if slot is None or (call_id is not None and not slot[2] and slot[1] != call_id):
+            if (
+                slot is None
+                or (call_id is not None and not slot[2] and slot[1] != call_id)
+                or (bare and call_id is None and name is not None and _complete_json(slot[3]))
+            ):
                 index = wire if slot is None and wire >= self.next_index else self.next_index
                 self.next_index = index + 1
                 generated = call_id is None
                 call_id = call_id or new_call_id()
-                self.slots[wire] = [index, call_id, generated]
-                name = function.get("name") or None
+                # Only bare calls keep their arguments text: nothing else reads it.
+                self.slots[wire] = [index, call_id, generated, (arguments or "") if bare else None]
                 pieces.append(tool_call_chunk(name=name, args=arguments, id=call_id, index=index))
             else:
+                if arguments and slot[3] is not None:
+                    slot[3] += arguments
                 pieces.append(tool_call_chunk(name=None, args=arguments, id=None, index=slot[0]))
         return pieces
 
@@ -187,9 +205,27 @@ class StreamState:
             metadata["system_fingerprint"] = self.system_fingerprint
         message = AIMessageChunk(
             content="",
-            usage_metadata=usage_metadata(self.usage),
+            usage_metadata=usage_metadata(self.usage) if self.report_usage else None,
             response_metadata=metadata,
             chunk_position="last",
         )
         info = {"finish_reason": self.finish_reason} if self.finish_reason else None
         return ChatGenerationChunk(message=message, generation_info=info)
+
+
+def _counts_tokens(usage: dict[str, Any]) -> bool:
+    """Whether a ``usage`` says anything: the 2026 placeholders are all zeros."""
+    return bool(
+        usage.get("total_tokens") or usage.get("completion_tokens") or usage.get("prompt_tokens")
+    )
+
+
+def _complete_json(text: str | None) -> bool:
+    """Whether a call's arguments so far are a whole JSON value (the call is finished)."""
+    if not text:
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

@@ -4,6 +4,7 @@ Capabilities come from the family rules of `_chat_families`; limits from the tab
 ``data/model_profiles.json`` (exact id, else the first family whose pattern matches the short
 name, else a conservative default). The table is data, not code, so that
 ``scripts/refresh_profiles.py`` can refresh it from its sources without touching this module.
+The same file's ``retired`` section is the package's one list of retired ids (`is_retired`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,23 @@ def _table() -> tuple[
     models = {model_id.lower(): entry for model_id, entry in data["models"].items()}
     families = [(re.compile(f["pattern"]), f) for f in data["families"]]
     return models, families, data["default"]
+
+
+@lru_cache(maxsize=1)
+def _retired_patterns() -> tuple[re.Pattern[str], ...]:
+    text = resources.files("langchain_modelscope").joinpath(PROFILE_TABLE).read_text("utf-8")
+    patterns = json.loads(text).get("retired", {}).get("patterns", [])
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
+def is_retired(model: str) -> bool:
+    """Whether ``model`` is known retired (modelscope-api.md §5), a ``:Provider`` suffix aside.
+
+    Known, not certain: ids churn, so a model missing from the list may be retired too, and
+    nothing should refuse to call a model because of this answer alone.
+    """
+    model_id = model.split(":", 1)[0].strip()
+    return any(pattern.search(model_id) for pattern in _retired_patterns())
 
 
 def limits_for(model: str) -> dict[str, int]:

@@ -65,8 +65,9 @@ except ImportError:  # pragma: no cover
 logger = logging.getLogger("langchain_modelscope")
 
 #: A non-thinking instruct model: it accepts non-streaming calls without ``enable_thinking``
-#: games, calls tools well, and has been served on API-Inference since mid-2025. Ids churn:
-#: nothing here depends on this one staying served.
+#: games, calls tools well, and has been served on API-Inference from mid-2025 to late 2026
+#: (modelscope-api.md §5; ModelScope's own agent framework's default). Ids churn: nothing here
+#: depends on this one staying served.
 DEFAULT_MODEL: Final = "Qwen/Qwen3-235B-A22B-Instruct-2507"
 
 _PATH: Final = "chat/completions"
@@ -88,6 +89,8 @@ _BODY_FIELDS: Final = (
     "enable_thinking",
     "thinking_budget",
 )
+#: Body keys ModelScope does not take, and the ones it takes instead (modelscope-api.md §4).
+_WIRE_NAMES: Final = {"max_completion_tokens": "max_tokens"}
 _known_names_cache: dict[type, frozenset[str]] = {}
 
 
@@ -108,7 +111,9 @@ class ChatModelScope(CoreOwner, BaseChatModel):
 
     Speaks the OpenAI-compatible chat-completions API directly over httpx (no openai SDK), and
     handles what is particular to ModelScope: thinking models that refuse non-streaming calls,
-    ``reasoning_content``, the ``modelscope-ratelimit-*`` headers, its error bodies and quotas.
+    ``reasoning_content``, zero usage placeholders on streamed deltas, the
+    ``modelscope-ratelimit-*`` headers when sent, its error bodies and quotas. It never sends
+    the ``developer`` role or ``max_completion_tokens``, which the service refuses.
 
     Setup:
         Get a token at https://modelscope.cn/my/myaccesstoken (the account must be bound to a
@@ -126,7 +131,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
             from langchain_modelscope.chat_models import ChatModelScope
 
             llm = ChatModelScope(
-                model="Qwen/Qwen3-235B-A22B-Instruct-2507",  # ids change: check modelscope.cn
+                # served in late 2026; ids churn: check modelscope.cn
+                model="Qwen/Qwen3-235B-A22B-Instruct-2507",
                 temperature=0,
                 max_tokens=512,
                 max_retries=2,
@@ -195,15 +201,17 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         unless ``enable_thinking=False``), and after the first refusal for any other model.
         ``enable_thinking`` and ``thinking_budget`` are sent as top-level body fields.
 
-    Rate-limit metadata:
+    Response metadata:
         .. code-block:: python
 
             msg = llm.invoke("hi")
-            msg.response_metadata["ratelimit"]
-            # {"requests_limit": 2000, "requests_remaining": 1998,
-            #  "model_requests_limit": 500, "model_requests_remaining": 498}
             msg.response_metadata["model_name"]  # the id that was asked for
             msg.response_metadata["served_model_name"]  # the name the service answered with
+            msg.response_metadata.get("ratelimit")
+            # daily-counter regime only: {"requests_limit": 2000, "requests_remaining": 1998,
+            #  "model_requests_limit": 500, "model_requests_remaining": 498}; the points
+            # regime (since 2026-08) sends no such headers, so the key is absent: use
+            # `langchain_modelscope.points_balance()` for the points left.
 
     Errors are typed (`langchain_modelscope.errors`): quota, rate limit, authentication, model
     not found, ... each with the server's message, request id and model, never the token.
@@ -244,7 +252,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     streaming: bool = False
     """Stream under ``invoke()`` too."""
     stream_usage: bool = True
-    """Ask for token usage in streams (``stream_options.include_usage``)."""
+    """Report token usage on streams. ``stream_options.include_usage`` is sent either way:
+    without it ModelScope sends only zero placeholders (modelscope-api.md §4)."""
     enable_thinking: bool | None = None
     """Thinking switch of hybrid models; False lets Qwen3 hybrids answer without streaming."""
     thinking_budget: int | None = None
@@ -262,6 +271,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         """Unknown arguments go to ``model_kwargs`` with a warning rather than vanish."""
         if not isinstance(values, dict):
             return values
+        values = _constructor_wire_names(values)
         known = _known_names(cls)
         model_kwargs = values.get("model_kwargs")
         if isinstance(model_kwargs, Mapping):
@@ -374,9 +384,9 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         """Body parameters set on this instance (no model, no messages)."""
         params = {name: value for name, value in self._field_params().items() if value is not None}
         if self.model_kwargs:
-            params.update(self.model_kwargs)
+            _merge(params, self.model_kwargs)
         if self.extra_body:
-            params.update(self.extra_body)
+            _merge(params, self.extra_body)
         return params
 
     def _field_params(self) -> dict[str, Any]:
@@ -419,7 +429,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                 "human message)"
             )
         body: dict[str, Any] = {"model": self.model, **self._default_params}
-        call = {key: value for key, value in kwargs.items() if key not in _LOCAL_KWARGS}
+        call: dict[str, Any] = {}
+        _merge(call, {key: value for key, value in kwargs.items() if key not in _LOCAL_KWARGS})
         if stop:
             call["stop"] = stop
         if call:
@@ -436,11 +447,10 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         return body, self.stream_usage if stream_usage is None else bool(stream_usage)
 
     @staticmethod
-    def _streamed(body: dict[str, Any], stream_usage: bool) -> dict[str, Any]:
-        streamed = {**body, "stream": True}
-        if stream_usage:
-            streamed["stream_options"] = {"include_usage": True}
-        return streamed
+    def _streamed(body: dict[str, Any]) -> dict[str, Any]:
+        """Always asks for the usage: without it the service sends only zero placeholders
+        (§4); ``stream_usage=False`` keeps it off the chunks instead (`StreamState`)."""
+        return {**body, "stream": True, "stream_options": {"include_usage": True}}
 
     @staticmethod
     def _must_stream(client: ModelScopeClient, body: dict[str, Any]) -> bool:
@@ -539,7 +549,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                 self._learn_streaming(client, error, body["model"])
             else:
                 return self._chat_result(response, body)
-        chunks = self._stream_body(client, self._streamed(body, stream_usage), run_manager)
+        chunks = self._stream_body(client, self._streamed(body), stream_usage, run_manager)
         return generate_from_stream(chunks)
 
     def _stream(
@@ -550,16 +560,17 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        return self._stream_body(self.client, self._streamed(body, stream_usage), run_manager)
+        return self._stream_body(self.client, self._streamed(body), stream_usage, run_manager)
 
     def _stream_body(
         self,
         client: ModelScopeClient,
         body: dict[str, Any],
+        stream_usage: bool,
         run_manager: CallbackManagerForLLMRun | None,
     ) -> Iterator[ChatGenerationChunk]:
         model = body["model"]
-        state = StreamState()
+        state = StreamState(report_usage=stream_usage)
         with client.stream(_PATH, body, model=model, run_manager=run_manager) as events:
             for payload in events:
                 chunk = state.feed(payload)
@@ -603,7 +614,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                 self._learn_streaming(client, error, body["model"])
             else:
                 return self._chat_result(response, body)
-        chunks = self._astream_body(client, self._streamed(body, stream_usage), run_manager)
+        chunks = self._astream_body(client, self._streamed(body), stream_usage, run_manager)
         return await agenerate_from_stream(chunks)
 
     async def _astream(
@@ -614,18 +625,19 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        streamed = self._streamed(body, stream_usage)
-        async for chunk in self._astream_body(self.client, streamed, run_manager):
+        streamed = self._streamed(body)
+        async for chunk in self._astream_body(self.client, streamed, stream_usage, run_manager):
             yield chunk
 
     async def _astream_body(
         self,
         client: ModelScopeClient,
         body: dict[str, Any],
+        stream_usage: bool,
         run_manager: AsyncCallbackManagerForLLMRun | None,
     ) -> AsyncIterator[ChatGenerationChunk]:
         model = body["model"]
-        state = StreamState()
+        state = StreamState(report_usage=stream_usage)
         async with client.astream(_PATH, body, model=model, run_manager=run_manager) as events:
             async for payload in events:
                 chunk = state.feed(payload)
@@ -744,6 +756,28 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         return RunnableMap(raw=llm) | parse.with_fallbacks(
             [keep_raw], exception_key="parsing_error"
         )
+
+
+def _constructor_wire_names(values: dict[str, Any]) -> dict[str, Any]:
+    """``max_completion_tokens=`` (OpenAI's newer name) sets ``max_tokens``, the one sent."""
+    if "max_completion_tokens" not in values:
+        return values
+    values = dict(values)
+    value = values.pop("max_completion_tokens")
+    other = values.get("max_tokens")
+    if other is not None and other != value:
+        raise ValueError(
+            f"max_completion_tokens={value!r} and max_tokens={other!r} disagree; ModelScope "
+            "takes max_tokens only: pass that one"
+        )
+    values["max_tokens"] = value
+    return values
+
+
+def _merge(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """``params.update(extra)``, with OpenAI names ModelScope does not take renamed."""
+    for key, value in extra.items():
+        params[_WIRE_NAMES.get(key, key)] = value
 
 
 def _asks_json_schema(body: Mapping[str, Any]) -> bool:

@@ -26,15 +26,9 @@ from langchain_modelscope._client import (
     resolve_base_url,
 )
 from langchain_modelscope._pools import shared_sync_client
+from langchain_modelscope._profiles import is_retired
 from langchain_modelscope.errors import APIConnectionError, MissingAPIKeyError, error_from_response
 
-#: Ids seen retired (modelscope-api.md §5): they answer 400 "has no provider supported" or
-#: 429 "insufficient balance (1008)". Matched on the id, case-insensitively.
-RETIRED_MODELS: Final = re.compile(
-    r"^(qwen/qwen3-vl-.*|qwen/qwen2\.5-7b-instruct(-1m)?|qwen/qwen2\.5-14b-instruct"
-    r"|moonshotai/kimi-k2\.6|minimax/minimax-m2\.7)$",
-    re.IGNORECASE,
-)
 _EMBEDDING: Final = re.compile(r"embedding|(^|/)bge-", re.IGNORECASE)
 _IMAGE: Final = re.compile(
     r"flux|(^|[/-])(qwen-image|z-image|stable-diffusion|sd\w*)", re.IGNORECASE
@@ -50,11 +44,6 @@ COLUMNS: Final = (
     "reasoning",
     "retired",
 )
-
-
-def is_retired(model: str) -> bool:
-    """Whether the package knows ``model`` as retired."""
-    return RETIRED_MODELS.match(model.split(":", 1)[0].strip()) is not None
 
 
 def _live(base_url: str) -> list[dict[str, Any]]:

@@ -13,9 +13,10 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from langchain_core.messages import AIMessageChunk, BaseMessage
 
 from langchain_modelscope.chat_models import ChatModelScope
 
@@ -47,6 +48,22 @@ PNG_BASE64 = base64.b64encode(PNG_BYTES).decode()
 
 
 Answer = Callable[[httpx.Request], httpx.Response]
+
+
+def collect(chunks: Sequence[BaseMessage]) -> AIMessageChunk:
+    """The sum of streamed chunks (typed loosely: bound models say AIMessage)."""
+    pieces = cast("list[AIMessageChunk]", list(chunks))
+    full = pieces[0]
+    for piece in pieces[1:]:
+        full = full + piece
+    return full
+
+
+def only_usage(chunks: Sequence[BaseMessage]) -> Any:
+    """The usage of a stream, asserting that exactly one chunk carried it."""
+    found = [c.usage_metadata for c in cast("list[AIMessageChunk]", chunks) if c.usage_metadata]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def completion(

@@ -43,6 +43,13 @@ def local_test_image(monkeypatch: pytest.MonkeyPatch) -> bytes:
 
 
 @pytest.fixture
+def daily_emulator() -> Iterator[ModelScopeEmulator]:
+    """An emulator in the daily-counter regime (2025 to mid-2026): its headers and counters."""
+    with ModelScopeEmulator(config=EmulatorConfig(regime="daily")) as emulator:
+        yield emulator
+
+
+@pytest.fixture
 def modelscope_emulator_config() -> EmulatorConfig:
-    """Pinned to the daily-counter regime: these tests rely on its headers and counters."""
-    return EmulatorConfig(regime="daily")
+    """The service as it is now (the points regime); `daily` marks tests of the old one."""
+    return EmulatorConfig()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from langchain_modelscope.chat_models import ChatModelScope
 
-#: A vision-language model, so the image tests run too; it calls tools like the text models do.
-VISION_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
+#: Ids seen served in late 2026 (modelscope-api.md §5). Ids churn: when one is retired, pick
+#: another of §5 and re-record the cassettes (tests/vcr); nothing else depends on these.
+#: A unified (vision) model, so the image tests run too; it calls tools like the text models do.
+#: Not the Qwen3-VL family: retired on 2026-09-15.
+VISION_MODEL = "Qwen/Qwen3.5-35B-A3B"
 #: A Qwen3 hybrid model: every invoke streams under the hood, and answers carry reasoning.
-THINKING_MODEL = "Qwen/Qwen3-8B"
+THINKING_MODEL = "Qwen/Qwen3-32B"
 #: What the model-override tests switch to.
-OVERRIDE_MODEL = "Qwen/Qwen2.5-72B-Instruct"
+OVERRIDE_MODEL = "Qwen/Qwen3-Coder-480B-A35B-Instruct"
 
 
 class ChatModelScopeFlags:

@@ -143,7 +143,7 @@ def test_fallback_candidates_copied_per_account_send_their_own_token(
     emu: ModelScopeEmulator,
 ) -> None:
     second = emu.add_account()
-    emu.set_usage(emu.token, None, 10**6)  # the first account's day is spent
+    emu.set_balance(emu.token, 0)  # the first account's points are spent
     first = warm(emu, api_key=second)
     model = FallbackChatModel(candidates=[first.model_copy(update={"api_key": emu.token}), first])
     model.invoke("falls back to the second account")

@@ -17,7 +17,7 @@ from langchain_modelscope.testing import (
     ScriptedReply,
     ScriptedToolCall,
 )
-from tests.chat.chat_wire import PNG_BASE64
+from tests.chat.chat_wire import PNG_BASE64, collect, only_usage
 
 
 def make(emulator: ModelScopeEmulator, **kwargs: Any) -> ChatModelScope:
@@ -57,20 +57,39 @@ def test_stream_cut_under_auto_streamed_invoke(modelscope_emulator: ModelScopeEm
         make(modelscope_emulator, model="Qwen/QwQ-32B").invoke("hi")
 
 
-@pytest.mark.parametrize(
-    "model", ["Qwen/QwQ-32B", "Qwen/Qwen3-235B-A22B-Thinking-2507", "Qwen/Qwen3-8B"]
-)
-def test_thinking_model_invoke_is_one_streamed_request(
-    modelscope_emulator: ModelScopeEmulator, model: str
-) -> None:
-    message = make(modelscope_emulator, model=model).invoke("Why is the sky blue?")
-    requests = modelscope_emulator.requests_for(model=model)
+THINKING_MODELS = ["Qwen/QwQ-32B", "Qwen/Qwen3-235B-A22B-Thinking-2507", "Qwen/Qwen3-32B"]
+
+
+def _thinking_invoke(emulator: ModelScopeEmulator, model: str) -> AIMessage:
+    message = make(emulator, model=model).invoke("Why is the sky blue?")
+    requests = emulator.requests_for(model=model)
     assert len(requests) == 1
     assert requests[0].streamed
     assert requests[0].status == 200
+    assert requests[0].body["stream_options"] == {"include_usage": True}
     assert message.content
     assert message.additional_kwargs["reasoning_content"]
-    assert message.usage_metadata is not None
+    usage = message.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] > 0
+    assert usage["output_tokens"] > 0
+    return message
+
+
+@pytest.mark.parametrize("model", THINKING_MODELS)
+def test_thinking_model_invoke_is_one_streamed_request(
+    modelscope_emulator: ModelScopeEmulator, model: str
+) -> None:
+    """The points regime (the service now): no rate-limit headers, so no `ratelimit` key."""
+    message = _thinking_invoke(modelscope_emulator, model)
+    assert "ratelimit" not in message.response_metadata
+
+
+@pytest.mark.parametrize("model", THINKING_MODELS)
+def test_thinking_model_invoke_in_the_daily_regime(
+    daily_emulator: ModelScopeEmulator, model: str
+) -> None:
+    message = _thinking_invoke(daily_emulator, model)
     assert message.response_metadata["ratelimit"]["model_requests_remaining"] >= 0
 
 
@@ -86,22 +105,41 @@ def test_reasoning_field_variant(modelscope_emulator: ModelScopeEmulator) -> Non
     assert streamed.additional_kwargs["reasoning_content"]
 
 
-def test_quota_spent_raises_quota_error(modelscope_emulator: ModelScopeEmulator) -> None:
-    model = "Qwen/Qwen2.5-72B-Instruct"
-    modelscope_emulator.set_usage(modelscope_emulator.token, model, 10_000)
+def test_points_spent_raises_an_account_quota_error(
+    modelscope_emulator: ModelScopeEmulator,
+) -> None:
+    modelscope_emulator.set_balance(modelscope_emulator.token, 0)
     with pytest.raises(QuotaExceededError) as info:
-        make(modelscope_emulator, model=model, max_retries=2).invoke("hi")
-    assert info.value.scope == "model"
-    assert info.value.model == model
+        make(modelscope_emulator, max_retries=2).invoke("hi")
+    assert info.value.scope == "account"
     assert len(modelscope_emulator.requests) == 1
 
 
-def test_ratelimit_metadata_counts_down(modelscope_emulator: ModelScopeEmulator) -> None:
-    llm = make(modelscope_emulator)
+def test_daily_quota_spent_raises_quota_error(daily_emulator: ModelScopeEmulator) -> None:
+    model = "Qwen/Qwen3-32B"
+    daily_emulator.set_usage(daily_emulator.token, model, 10_000)
+    with pytest.raises(QuotaExceededError) as info:
+        make(daily_emulator, model=model, max_retries=2).invoke("hi")
+    assert info.value.scope == "model"
+    assert info.value.model == model
+    assert len(daily_emulator.requests) == 1
+
+
+def test_ratelimit_metadata_counts_down(daily_emulator: ModelScopeEmulator) -> None:
+    llm = make(daily_emulator)
     first = llm.invoke("hi").response_metadata["ratelimit"]
     second = llm.invoke("hi").response_metadata["ratelimit"]
     assert second["requests_remaining"] == first["requests_remaining"] - 1
     assert second["model_requests_remaining"] == first["model_requests_remaining"] - 1
+
+
+def test_no_ratelimit_metadata_in_the_points_regime(
+    modelscope_emulator: ModelScopeEmulator,
+) -> None:
+    llm = make(modelscope_emulator)
+    assert "ratelimit" not in llm.invoke("hi").response_metadata
+    streamed = list(llm.stream("hi"))
+    assert all("ratelimit" not in c.response_metadata for c in streamed)
 
 
 def test_batch_and_abatch(modelscope_emulator: ModelScopeEmulator) -> None:
@@ -183,3 +221,66 @@ def test_vision_model_gets_image_parts(modelscope_emulator: ModelScopeEmulator) 
     assert [part["type"] for part in sent] == ["text", "image_url", "image_url"]
     assert sent[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert sent[2]["image_url"]["url"] == "https://example.com/cat.jpg"
+
+
+# --- the 2026 stream (points regime: zero-usage placeholders, null delta fields) ------------
+
+SCRIPTED_USAGE = {"prompt_tokens": 21, "completion_tokens": 8, "total_tokens": 29}
+
+
+def test_stream_usage_is_the_final_usage_on_exactly_one_chunk(
+    modelscope_emulator: ModelScopeEmulator,
+) -> None:
+    modelscope_emulator.queue_reply(
+        ScriptedReply(content="one two three", usage=dict(SCRIPTED_USAGE))
+    )
+    chunks = list(make(modelscope_emulator).stream("count"))
+    assert modelscope_emulator.requests[-1].body["stream_options"] == {"include_usage": True}
+    assert only_usage(chunks) == {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
+    assert collect(chunks).content == "one two three"
+
+
+async def test_astream_usage_is_the_final_usage(modelscope_emulator: ModelScopeEmulator) -> None:
+    modelscope_emulator.queue_reply(ScriptedReply(content="a b", usage=dict(SCRIPTED_USAGE)))
+    chunks = [c async for c in make(modelscope_emulator).astream("count")]
+    assert only_usage(chunks) == {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
+
+
+def test_bare_tool_call_deltas_over_http(modelscope_emulator: ModelScopeEmulator) -> None:
+    modelscope_emulator.config.bare_tool_call_deltas = True
+    modelscope_emulator.queue_reply(
+        ScriptedReply(tool_calls=[ScriptedToolCall("get_weather", {"city": "杭州"})])
+    )
+    full: AIMessageChunk | None = None
+    for piece in make(modelscope_emulator).stream("weather"):
+        full = piece if full is None else full + piece
+    assert full is not None
+    assert [(c["name"], c["args"]) for c in full.tool_calls] == [("get_weather", {"city": "杭州"})]
+    assert str(full.tool_calls[0]["id"]).startswith("call_")
+    assert full.invalid_tool_calls == []
+
+
+def test_bare_tool_call_deltas_under_invoke(modelscope_emulator: ModelScopeEmulator) -> None:
+    modelscope_emulator.config.bare_tool_call_deltas = True
+    modelscope_emulator.queue_reply(
+        ScriptedReply(tool_calls=[ScriptedToolCall("get_time", {})], usage=dict(SCRIPTED_USAGE))
+    )
+    message = make(modelscope_emulator, model="Qwen/Qwen3-32B").invoke("time?")
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [("get_time", {})]
+    assert message.usage_metadata == {"input_tokens": 21, "output_tokens": 8, "total_tokens": 29}
+
+
+def test_two_bare_tool_calls_stay_apart_over_http(modelscope_emulator: ModelScopeEmulator) -> None:
+    """Without index or id, a named piece after complete arguments starts the next call."""
+    modelscope_emulator.config.bare_tool_call_deltas = True
+    modelscope_emulator.queue_reply(
+        ScriptedReply(
+            tool_calls=[
+                ScriptedToolCall("get_weather", {"city": "杭州"}),
+                ScriptedToolCall("get_weather", {"city": "北京"}),
+            ]
+        )
+    )
+    full = collect(list(make(modelscope_emulator).stream("weather")))
+    assert [c["args"]["city"] for c in full.tool_calls] == ["杭州", "北京"]
+    assert len({c["id"] for c in full.tool_calls}) == 2

@@ -31,13 +31,15 @@ def test_roles_names_and_plain_content() -> None:
             HumanMessage("Hi", name="alice"),
             AIMessage("Hello", name="bot"),
             ChatMessage(role="developer", content="dev note"),
+            ChatMessage(role="user", content="as is"),
         ]
     )
     assert wire == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi", "name": "alice"},
         {"role": "assistant", "content": "Hello", "name": "bot"},
-        {"role": "developer", "content": "dev note"},
+        {"role": "system", "content": "dev note"},  # never `developer` (§4)
+        {"role": "user", "content": "as is"},
     ]
 
 

@@ -8,12 +8,11 @@ the error envelopes, and what lands on which streamed chunk.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, BaseMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.tools import tool
 from pydantic import BaseModel
@@ -27,19 +26,10 @@ from langchain_modelscope.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from tests.chat.chat_wire import TOKEN, Wire, chunk, completion, text_stream
+from tests.chat.chat_wire import TOKEN, Wire, chunk, collect, completion, text_stream
 from tests.support import modelscope_facts as facts
 
 pytestmark = pytest.mark.disable_socket
-
-
-def collect(chunks: Sequence[BaseMessage]) -> AIMessageChunk:
-    """The sum of streamed chunks (typed loosely: bound models say AIMessage)."""
-    pieces = cast("list[AIMessageChunk]", list(chunks))
-    full = pieces[0]
-    for piece in pieces[1:]:
-        full = full + piece
-    return full
 
 
 @tool
@@ -578,10 +568,12 @@ def test_stream_metadata_on_exactly_one_chunk(usage_on_finish_chunk: bool) -> No
 
 
 def test_stream_usage_can_be_turned_off() -> None:
+    """Off means not reported: the usage is still asked for (§4, see test_chat_stream_2026)."""
     wire = Wire().sse(list(text_stream(["a"]))).sse(list(text_stream(["b"])))
-    list(wire.model(stream_usage=False).stream("hi"))
-    list(wire.model().stream("hi", stream_usage=False))
-    assert all("stream_options" not in b for b in wire.bodies)
+    first = list(wire.model(stream_usage=False).stream("hi"))
+    second = list(wire.model().stream("hi", stream_usage=False))
+    assert all(c.usage_metadata is None for c in first + second)
+    assert all(b["stream_options"] == {"include_usage": True} for b in wire.bodies)
 
 
 def test_model_override_per_call() -> None:

@@ -122,9 +122,11 @@ def check(run: Run) -> str:
 def test_01_quickstart(runs: dict[str, Run]) -> None:
     final = check(runs["01"])
     assert "invoke, stream, ainvoke and batch answered" in final
-    assert re.search(
-        r"\d+ of 2000 calls left today for the account, \d+ of \d+ for this model", final
-    )
+    # The points regime (the emulator's default, the service since 2026-08): no rate-limit
+    # headers, so the quota left is the free balance, with no reset time (§2a).
+    assert re.search(r"\d+(\.\d+)? points available \(\d+(\.\d+)? held", final), final
+    assert "no fixed reset" in final
+    assert "calls left today" not in final
     for heading in ("== invoke", "== stream", "== async", "== batch", "== quota"):
         assert heading in runs["01"].stdout
 
@@ -186,7 +188,7 @@ def test_07_quota_fallback(runs: dict[str, Run]) -> None:
     assert "primary Qwen3-235B-A22B-Instruct-2507@main" in final
     assert "switch to Qwen3-235B-A22B-Instruct-2507@backup" in final
     assert "skip: 0 calls to the spent candidate" in final
-    assert "second model DeepSeek-V3.2@main" in final
+    assert "second model DeepSeek-V4-Flash@main" in final
     assert re.search(r"other provider (openai:qwen-plus|qwen-plus@)", final), final
     assert "after the reset Qwen3-235B-A22B-Instruct-2507@main serves again" in final
     # the skip, as the emulator counted it: no request between "before" and "after"
@@ -206,7 +208,8 @@ def test_08_image_agent(runs: dict[str, Run]) -> None:
 def test_demo_shows_the_primary_running_out_and_the_fallback_taking_over(
     runs: dict[str, Run],
 ) -> None:
-    """`make demo` by default: step 1 on the primary, its quota runs out, step 2 on the backup."""
+    """`make demo` by default, in the points regime: step 1 on the primary, the main account's
+    points run out, step 2 on the backup account."""
     final = check(runs["demo"])
     out = runs["demo"].stdout
     assert "agent with fallback chain: Qwen3-235B-A22B-Instruct-2507@main -> " in out
@@ -217,10 +220,15 @@ def test_demo_shows_the_primary_running_out_and_the_fallback_taking_over(
         "Qwen3-235B-A22B-Instruct-2507@main failed (quota)]"
     )
     assert "log: fallback: switching from" in out  # the one WARNING per switch
-    # the advice: the server's words, until when the primary is skipped, and what to do
-    assert "@main answered 429 (You have exceeded today's quota" in out
-    assert re.search(r"skipped with no request until \d{4}-\d\d-\d\d 00:00 UTC\+8", out), out
-    assert "MODELSCOPE_BACKUP_API_KEY" in out.split("what to do", 1)[1]
+    # the advice: the 429, that the primary is skipped, and the error's own words, which carry
+    # the server's text ("insufficient balance", §3) and what the package says to do
+    advice = out.split("what to do", 1)[1].split("\nran on ", 1)[0]
+    assert "Qwen3-235B-A22B-Instruct-2507@main answered 429; it is skipped with no request" in (
+        advice
+    )
+    assert re.search(r"the error says: .*insufficient balance", advice, re.IGNORECASE), advice
+    assert "today's quota" not in advice  # not the daily regime's 429
+    assert "MODELSCOPE_BACKUP_API_KEY" in advice
     assert "ran on the local emulator" in out
     assert_agent_answer(runs["demo"], final)
 
