@@ -23,6 +23,7 @@ from typing import Any
 import _runtime
 from langchain_core.messages import AIMessage, BaseMessage
 
+from langchain_modelscope.errors import POINTS_ADVICE
 from langchain_modelscope.testing import UTC8
 
 # The agent and the chain come from the cookbook scripts themselves (names `import` cannot spell).
@@ -61,7 +62,7 @@ def advice(message: AIMessage, names: Any) -> list[str]:
     report = message.response_metadata.get("fallback") or {}
     lines = []
     for attempt in report.get("attempts", []):
-        if attempt["kind"] not in ("quota", "exhausted"):
+        if attempt["kind"] not in ("quota", "points", "exhausted"):
             continue
         if attempt["until"]:
             until = datetime.fromisoformat(attempt["until"]).astimezone(UTC8)
@@ -71,6 +72,8 @@ def advice(message: AIMessage, names: Any) -> list[str]:
         said = "answered 429" if attempt["outcome"] == "failed" else "is marked spent"
         lines.append(f"{names(attempt)} {said}; it is skipped with no request {when}.")
         lines.append(f"  the error says: {_runtime.one_line(attempt['message'], 400)}")
+        if attempt["kind"] == "points":
+            lines.append(f"  what to do: {POINTS_ADVICE}")
     if lines:
         lines.append(
             f"served instead by {names(report['served_by'])}. To keep a spent quota from "

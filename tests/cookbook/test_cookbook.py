@@ -217,7 +217,7 @@ def test_demo_shows_the_primary_running_out_and_the_fallback_taking_over(
     assert first.startswith("  model [served by Qwen3-235B-A22B-Instruct-2507@main]")
     assert second.startswith(
         "  model [served by Qwen3-235B-A22B-Instruct-2507@backup; "
-        "Qwen3-235B-A22B-Instruct-2507@main failed (quota)]"
+        "Qwen3-235B-A22B-Instruct-2507@main failed (points)]"
     )
     assert "log: fallback: switching from" in out  # the one WARNING per switch
     # the advice: the 429, that the primary is skipped, and the error's own words, which carry
@@ -228,6 +228,8 @@ def test_demo_shows_the_primary_running_out_and_the_fallback_taking_over(
     )
     assert re.search(r"the error says: .*insufficient balance", advice, re.IGNORECASE), advice
     assert "today's quota" not in advice  # not the daily regime's 429
+    assert "no reset time is known" in advice  # §2a: points have no fixed reset
+    assert "log in at modelscope.cn" in advice  # what to do, in the package's words
     assert "MODELSCOPE_BACKUP_API_KEY" in advice
     assert "ran on the local emulator" in out
     assert_agent_answer(runs["demo"], final)
