@@ -84,19 +84,21 @@ from langchain_modelscope._fallback_candidates import (
     Slot,
     modelscope_grid,
 )
-from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
-from langchain_modelscope._fallback_walk import (
-    DEFAULT_BALANCE_CHECK_INTERVAL,
-    DEFAULT_COOLDOWN,
+from langchain_modelscope._fallback_head import (
     Head,
-    Rules,
-    Walk,
     aclose_stream,
     aread_head,
     close_stream,
-    message_ratelimit,
     read_head,
 )
+from langchain_modelscope._fallback_step import (
+    DEFAULT_BALANCE_CHECK_INTERVAL,
+    DEFAULT_COOLDOWN,
+    Rules,
+    message_ratelimit,
+)
+from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
+from langchain_modelscope._fallback_walk import Walk
 from langchain_modelscope.errors import AllCandidatesFailedError
 from langchain_modelscope.quota import QuotaLedger, get_default_ledger
 

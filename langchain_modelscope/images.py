@@ -45,7 +45,8 @@ from langchain_modelscope._client import (
 )
 from langchain_modelscope._core_owner import TokenlessPickling
 from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
-from langchain_modelscope._fallback_walk import DEFAULT_RULES, Walk
+from langchain_modelscope._fallback_step import DEFAULT_RULES
+from langchain_modelscope._fallback_walk import Walk
 from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope._images_errors import (
     ContentRefusedError,
