@@ -25,6 +25,7 @@ from langchain_modelscope._fallback_candidates import Slot
 
 
 def _is_streaming_handler(handler: Any) -> bool:
+    """LangChain's streaming tracers (``astream_events``), known by name: they are private."""
     names = {cls.__name__ for cls in type(handler).__mro__}
     return bool(names & {"_StreamingCallbackHandler", "_V2StreamingCallbackHandler"})
 
