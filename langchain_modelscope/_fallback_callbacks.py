@@ -25,7 +25,8 @@ from langchain_modelscope._fallback_candidates import Slot
 
 
 def _is_streaming_handler(handler: Any) -> bool:
-    """LangChain's streaming tracers (``astream_events``), known by name: they are private."""
+    """LangChain's streaming handlers (``astream_events``, an agent streaming "messages"),
+    known by name: their classes are private."""
     names = {cls.__name__ for cls in type(handler).__mro__}
     return bool(names & {"_StreamingCallbackHandler", "_V2StreamingCallbackHandler"})
 
