@@ -35,36 +35,18 @@ hash of the candidate's key (never the key itself), or a label you give with :cl
 from __future__ import annotations
 
 import warnings
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.callbacks import (
-    AsyncCallbackManager,
-    AsyncCallbackManagerForChainRun,
-    AsyncCallbackManagerForLLMRun,
-    BaseCallbackHandler,
-    CallbackManager,
-    CallbackManagerForChainRun,
-    CallbackManagerForLLMRun,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import patch_config
-from langchain_core.tracers.base import AsyncBaseTracer, BaseTracer
+from langchain_core.runnables import Runnable
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -76,6 +58,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
+from langchain_modelscope._fallback_callbacks import candidate_config
 from langchain_modelscope._fallback_candidates import (
     DEFAULT_ACCOUNT,
     Candidate,
@@ -84,19 +67,22 @@ from langchain_modelscope._fallback_candidates import (
     Slot,
     modelscope_grid,
 )
-from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
-from langchain_modelscope._fallback_walk import (
-    DEFAULT_BALANCE_CHECK_INTERVAL,
-    DEFAULT_COOLDOWN,
+from langchain_modelscope._fallback_head import (
     Head,
-    Rules,
-    Walk,
     aclose_stream,
     aread_head,
     close_stream,
-    message_ratelimit,
     read_head,
 )
+from langchain_modelscope._fallback_step import (
+    DEFAULT_BALANCE_CHECK_INTERVAL,
+    DEFAULT_COOLDOWN,
+    Rules,
+    message_ratelimit,
+)
+from langchain_modelscope._fallback_structured import StructuredFallback
+from langchain_modelscope._fallback_trace import Attempt, first_chunks, with_report
+from langchain_modelscope._fallback_walk import Walk
 from langchain_modelscope.errors import AllCandidatesFailedError
 from langchain_modelscope.quota import QuotaLedger, get_default_ledger
 
@@ -191,47 +177,6 @@ def _split_settings(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     """(fallback settings, model arguments) out of one ``**kwargs``."""
     settings = {k: v for k, v in kwargs.items() if k in _SETTING_NAMES}
     return settings, {k: v for k, v in kwargs.items() if k not in _SETTING_NAMES}
-
-
-def _is_streaming_handler(handler: Any) -> bool:
-    names = {cls.__name__ for cls in type(handler).__mro__}
-    return bool(names & {"_StreamingCallbackHandler", "_V2StreamingCallbackHandler"})
-
-
-def _child_config(run_manager: Any, index: int) -> RunnableConfig:
-    """Config for one candidate call: traced under this run, but nothing else.
-
-    The fallback's own run already reports every token, the usage and the end of the call;
-    handing the candidates the same streaming or usage handlers would report them twice (an
-    agent streaming "messages" would show each token twice). Tracers (LangSmith) do get the
-    candidates, nested under this run, so a trace shows which candidate failed and why.
-    ``callbacks=[]`` rather than None: None would let the caller's context config back in.
-    A fresh dict per call, since ``invoke`` pops ``run_id`` from the config it is given.
-    """
-    if run_manager is None:
-        return {"callbacks": []}
-    tracers: list[BaseCallbackHandler] = [
-        handler
-        for handler in run_manager.inheritable_handlers
-        if isinstance(handler, BaseTracer | AsyncBaseTracer) and not _is_streaming_handler(handler)
-    ]
-    if not tracers:
-        return {"callbacks": []}
-    manager_class = (
-        AsyncCallbackManager
-        if isinstance(run_manager, AsyncCallbackManagerForLLMRun)
-        else CallbackManager
-    )
-    child = manager_class(
-        handlers=tracers,
-        inheritable_handlers=tracers,
-        parent_run_id=run_manager.run_id,
-        tags=[*run_manager.inheritable_tags, f"fallback:{index}"],
-        inheritable_tags=list(run_manager.inheritable_tags),
-        metadata=dict(run_manager.inheritable_metadata),
-        inheritable_metadata=dict(run_manager.inheritable_metadata),
-    )
-    return {"callbacks": child}
 
 
 # --------------------------------------------------------------------------- chat
@@ -330,7 +275,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         def call(slot: Slot) -> BaseMessage:
-            config = _child_config(run_manager, slot.info.index)
+            config = candidate_config(run_manager, slot.info.index)
             return cast(BaseMessage, slot.target.invoke(messages, config, stop=stop, **kwargs))
 
         walk = self._walk()
@@ -346,7 +291,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         def call(slot: Slot) -> Awaitable[BaseMessage]:
-            config = _child_config(run_manager, slot.info.index)
+            config = candidate_config(run_manager, slot.info.index)
             return cast(
                 Awaitable[BaseMessage],
                 slot.target.ainvoke(messages, config, stop=stop, **kwargs),
@@ -365,7 +310,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         def call(slot: Slot) -> Head[Iterator[AIMessageChunk]]:
-            config = _child_config(run_manager, slot.info.index)
+            config = candidate_config(run_manager, slot.info.index)
             return read_head(iter(slot.target.stream(messages, config, stop=stop, **kwargs)))
 
         walk = self._walk()
@@ -391,7 +336,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         def call(slot: Slot) -> Awaitable[Head[AsyncIterator[AIMessageChunk]]]:
-            config = _child_config(run_manager, slot.info.index)
+            config = candidate_config(run_manager, slot.info.index)
             return aread_head(slot.target.astream(messages, config, stop=stop, **kwargs))
 
         walk = self._walk()
@@ -458,91 +403,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
             )
             for slot in self._slots
         ]
-        return _StructuredFallback(owner=self, slots=tuple(slots), include_raw=include_raw)
-
-
-def _raw_ratelimits(_: Slot, output: Any) -> tuple[Any]:
-    raw = output.get("raw") if isinstance(output, Mapping) else None
-    return (message_ratelimit(raw),)
-
-
-def _chain_child(
-    config: RunnableConfig,
-    run_manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun,
-    slot: Slot,
-) -> RunnableConfig:
-    """A structured candidate's config: nested under this chain run, tagged with its index."""
-    return patch_config(config, callbacks=run_manager.get_child(f"fallback:{slot.info.index}"))
-
-
-class _StructuredFallback(Runnable[LanguageModelInput, Any]):
-    """``with_structured_output`` of a fallback: the same walk over structured candidates.
-
-    Every candidate runs with ``include_raw=True`` so that its rate-limit headers are read and
-    the report attached; the user's ``include_raw`` decides what is returned.
-    """
-
-    def __init__(
-        self, *, owner: FallbackChatModel, slots: tuple[Slot, ...], include_raw: bool
-    ) -> None:
-        self.owner = owner
-        self.slots = slots
-        self.include_raw = include_raw
-
-    @property
-    def InputType(self) -> Any:  # noqa: N802 - Runnable's API
-        return LanguageModelInput
-
-    def _finish(self, output: Any, walk: Walk, slot: Slot) -> Any:
-        if not isinstance(output, Mapping) or "raw" not in output:
-            return output
-        raw = output.get("raw")
-        if isinstance(raw, BaseMessage):
-            with_report(raw, walk.trace.report(slot))
-        if self.include_raw:
-            return dict(output)
-        error = output.get("parsing_error")
-        if isinstance(error, BaseException):
-            raise error
-        return output.get("parsed")
-
-    def _call(
-        self,
-        value: LanguageModelInput,
-        run_manager: CallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> Any:
-        def call(slot: Slot) -> Any:
-            return slot.target.invoke(value, _chain_child(config, run_manager, slot))
-
-        walk = self.owner._walk(self.slots)
-        output, slot = walk.run(call, _raw_ratelimits)
-        return self._finish(output, walk, slot)
-
-    async def _acall(
-        self,
-        value: LanguageModelInput,
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> Any:
-        def call(slot: Slot) -> Awaitable[Any]:
-            return cast(
-                Awaitable[Any], slot.target.ainvoke(value, _chain_child(config, run_manager, slot))
-            )
-
-        walk = self.owner._walk(self.slots)
-        output, slot = await walk.arun(call, _raw_ratelimits)
-        return self._finish(output, walk, slot)
-
-    def invoke(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
-        return self._call_with_config(self._call, input, config, run_type="chain")
-
-    async def ainvoke(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
-        return await self._acall_with_config(self._acall, input, config, run_type="chain")
+        return StructuredFallback(walk=self._walk, slots=tuple(slots), include_raw=include_raw)
 
 
 # --------------------------------------------------------------------------- embeddings

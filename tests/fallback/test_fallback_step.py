@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from langchain_modelscope._fallback_candidates import CandidateInfo, Slot
 from langchain_modelscope._fallback_classify import Failure
-from langchain_modelscope._fallback_walk import Claim, LedgerView, Mark, Rules, Step, decide
+from langchain_modelscope._fallback_step import Claim, LedgerView, Mark, Rules, Step, decide
 from langchain_modelscope.quota import QuotaEntry, QuotaKey, throttle_cooldown
 
 pytestmark = pytest.mark.disable_socket
