@@ -40,6 +40,12 @@ from langchain_modelscope._answers import (
     TransportErrors,
     read_headers,
 )
+from langchain_modelscope._error_mapping import (
+    error_from_response,
+    quota_error_from_repeated_429,
+    request_id_from_headers,
+    shown_message,
+)
 from langchain_modelscope._governor import DEFAULT_SLOT_WAIT, ConcurrencyLimit, gate_for
 from langchain_modelscope._pools import shared_async_pools, shared_sync_client
 from langchain_modelscope._quota._ledger import throttle_cooldown
@@ -54,10 +60,6 @@ from langchain_modelscope.errors import (
     ServerError,
     StreamInterruptedError,
     ThrottledError,
-    error_from_response,
-    quota_error_from_repeated_429,
-    request_id_from_headers,
-    shown_message,
 )
 
 if TYPE_CHECKING:
