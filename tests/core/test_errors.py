@@ -318,13 +318,14 @@ def _public_names(module: ModuleType) -> list[str]:
 
 
 def _public_errors() -> dict[str, type[BaseException]]:
-    """Every exception class the package exports: the public names of every module, plus every
-    public `ModelScopeError` subclass wherever it is defined."""
+    """Every exception class the package exports: the public names of every module (those it
+    defines, not langchain-core's it imports), plus every public `ModelScopeError` subclass."""
     found: dict[str, type[BaseException]] = {}
     for module in _client_modules():
         for name in _public_names(module):
             value = getattr(module, name)
-            if isinstance(value, type) and issubclass(value, BaseException):
+            ours = getattr(value, "__module__", "").startswith("langchain_modelscope")
+            if ours and isinstance(value, type) and issubclass(value, BaseException):
                 found[f"{module.__name__}.{name}"] = value
     pending: list[type[BaseException]] = [errors.ModelScopeError]
     while pending:
