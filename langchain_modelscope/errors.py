@@ -510,25 +510,11 @@ class ImageTaskCancelledError(ModelScopeError):
         return (type(self), (self.task_id,))
 
 
-#: The mapping's public names, re-exported here (their import path) on first use: the mapping
-#: imports the classes above, so importing it eagerly would be a cycle.
-_MAPPING_NAMES: Final = frozenset(
-    {
-        "MESSAGE_LIMIT",
-        "REQUEST_ID_HEADERS",
-        "TOKEN_PAGE",
-        "error_from_response",
-        "parse_error_body",
-        "quota_error_from_repeated_429",
-        "request_id_from_headers",
-        "retry_after_seconds",
-        "shown_message",
-    }
-)
-
-
 def __getattr__(name: str) -> Any:
-    if name not in _MAPPING_NAMES:
+    """The mapping's public names, re-exported here (their import path) on first use: the
+    mapping imports the classes above, so importing it eagerly would be a cycle. They are the
+    names of ``__all__`` this module does not define."""
+    if name not in globals().get("__all__", ()):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module("langchain_modelscope._error_mapping"), name)
     globals()[name] = value
