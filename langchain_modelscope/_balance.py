@@ -30,6 +30,7 @@ from langchain_modelscope.errors import (
     APIError,
     APIStatusError,
     AuthenticationError,
+    BalanceUnavailableError,
     PermissionDeniedError,
     ResponseDecodeError,
     parse_error_body,
@@ -64,17 +65,6 @@ _FIELDS: Final = {
     "total": "total_balance",
     "frozen": "frozen_amount",
 }
-
-
-class BalanceUnavailableError(APIError):
-    """The balance endpoint answered, but nothing usable: 404, a web page, ``success: false``
-    or missing fields. ``reason`` says which; the endpoint is best-effort (modelscope-api.md
-    §2a), so callers should treat this as "unknown", never as "no points"."""
-
-    def __init__(self, message: str, *, reason: str, url: str, **kwargs: Any) -> None:
-        self.reason = reason
-        self.url = url
-        super().__init__(message, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,16 @@
 """The one HTTP core every model class calls through.
 
 It knows the wire (base URL, token, headers, error bodies) and nothing of LangChain messages:
-here are the settings, the request path and the retry policy. How an answer is read is
-`_answers`'s; the sockets are `_pools`'s, shared by every instance with the same timeout.
-Retries are told to a listener (a LangChain run manager) when one is given.
+here are the settings and the request path. How an answer is read is `_answers`'s; the
+sockets are `_pools`'s, shared by every instance with the same timeout; the retry policy is
+`_retry`'s, driven from here, and tells a listener (a LangChain run manager) of each retry.
 """
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import json
-import logging
 import os
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -22,9 +18,7 @@ from contextlib import (
     contextmanager,
     nullcontext,
 )
-from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 from pydantic import SecretStr
@@ -40,29 +34,33 @@ from langchain_modelscope._answers import (
     TransportErrors,
     read_headers,
 )
-from langchain_modelscope._governor import DEFAULT_SLOT_WAIT, ConcurrencyLimit, gate_for
-from langchain_modelscope._pools import shared_async_pools, shared_sync_client
-from langchain_modelscope._quota._ledger import throttle_cooldown
-from langchain_modelscope._version import __version__
-from langchain_modelscope.errors import (
-    APIConnectionError,
-    APIError,
-    InvalidAPIKeyError,
-    MissingAPIKeyError,
-    RateLimitError,
-    ResponseDecodeError,
-    ServerError,
-    StreamInterruptedError,
-    ThrottledError,
+from langchain_modelscope._error_mapping import (
     error_from_response,
-    quota_error_from_repeated_429,
     request_id_from_headers,
     shown_message,
 )
+from langchain_modelscope._governor import DEFAULT_SLOT_WAIT, ConcurrencyLimit, gate_for
+from langchain_modelscope._pools import shared_async_pools, shared_sync_client
+from langchain_modelscope._retry import (
+    THROTTLE_MAX_WAIT,
+    AsyncRetryListener,
+    RetryListener,
+    RetryPolicy,
+    backoff_wait,
+    is_transient,
+    no_throttle_retries,
+)
+from langchain_modelscope._version import __version__
+from langchain_modelscope.errors import (
+    APIError,
+    InvalidAPIKeyError,
+    MissingAPIKeyError,
+    ResponseDecodeError,
+)
 
 if TYPE_CHECKING:
-    # tenacity is imported on the first request, not at import time (~7 ms).
-    from tenacity import AsyncRetrying, RetryCallState, Retrying
+    # tenacity is imported on the first retry, not at import time (~7 ms): `_retry`.
+    from tenacity import RetryCallState
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -89,8 +87,6 @@ __all__ = [
     "to_timeout",
 ]
 
-logger = logging.getLogger("langchain_modelscope")
-_T = TypeVar("_T")
 
 DEFAULT_BASE_URL: Final = "https://api-inference.modelscope.cn/v1"
 BASE_URL_ENV_VAR: Final = "MODELSCOPE_BASE_URL"
@@ -182,75 +178,6 @@ def to_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     )
 
 
-# --- retries --------------------------------------------------------------------------------
-
-
-class RetryListener(Protocol):
-    """Told of each retry before its wait: LangChain's ``CallbackManagerForLLMRun`` is one, so
-    a LangSmith trace shows the retries of a call."""
-
-    def on_retry(self, retry_state: RetryCallState, **kwargs: Any) -> None: ...
-
-
-class AsyncRetryListener(Protocol):
-    """The async twin of `RetryListener` (``AsyncCallbackManagerForLLMRun``)."""
-
-    def on_retry(self, retry_state: RetryCallState, **kwargs: Any) -> Awaitable[None]: ...
-
-
-#: The longest a client waits before retrying a throttled model ("We have to rate limit you").
-#: It never retries sooner than the ledger's cooldown rule (30 s, doubling: see
-#: :func:`~langchain_modelscope.quota.throttle_cooldown`) or ``Retry-After``; a wait longer
-#: than a minute is not a retry but a stall, so the `ThrottledError` is raised at once with
-#: ``retry_at`` set. With the default ``max_retries=2`` that is three calls over 90 s at most.
-THROTTLE_MAX_WAIT: Final = 60.0
-
-_THROTTLE_RETRIES: ContextVar[bool] = ContextVar("modelscope_throttle_retries", default=True)
-
-
-@contextmanager
-def no_throttle_retries() -> Iterator[None]:
-    """Within this block a throttle is never retried: a fallback moves to its next candidate
-    at once instead (set by the fallback around each candidate call, sync or async)."""
-    token = _THROTTLE_RETRIES.set(False)
-    try:
-        yield
-    finally:
-        _THROTTLE_RETRIES.reset(token)
-
-
-def _throttle_wait(error: ThrottledError, attempt: int) -> float:
-    """Seconds before retrying after the ``attempt``-th throttle of a call."""
-    cooldown = throttle_cooldown(attempt).total_seconds()
-    return max(cooldown, error.retry_after or 0.0)
-
-
-def _retryable(error: BaseException, attempt: int) -> bool:
-    """`is_transient`, except a throttle whose cooldown is too long (or that no one may wait
-    out): that one is stamped with ``retry_at`` and raised."""
-    if not is_transient(error):
-        return False
-    if isinstance(error, ThrottledError):
-        wait = _throttle_wait(error, attempt)
-        if not _THROTTLE_RETRIES.get() or wait > THROTTLE_MAX_WAIT:
-            _stamp(error, wait)
-            return False
-    return True
-
-
-def _stamp(error: ThrottledError, wait: float) -> None:
-    if error.retry_at is None:
-        error.retry_at = datetime.now(timezone.utc) + timedelta(seconds=wait)
-        error.args = (error._describe(),)
-
-
-def is_transient(error: BaseException) -> bool:
-    """Worth another try: connection trouble, timeouts, 5xx and the passing kind of 429."""
-    if isinstance(error, StreamInterruptedError):
-        return False  # part of the answer was already handed out
-    return isinstance(error, (APIConnectionError, ServerError, RateLimitError))
-
-
 class ModelScopeClient:
     """Sends requests to one API-Inference base URL with one token, retrying what passes."""
 
@@ -333,132 +260,12 @@ class ModelScopeClient:
         return {"timeout": self.timeout} if self._explicit_timeout else {}
 
     def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, ThrottledError):
-            return _throttle_wait(error, state.attempt_number)
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
-            return min(error.retry_after, 60.0)
-        # Exponential backoff with jitter: initial, 2x, 4x, ... capped, plus up to `initial`.
-        delay: float = self._backoff_initial * 2.0 ** (state.attempt_number - 1)
-        return min(delay, self._backoff_max) + random.uniform(0, self._backoff_initial)
+        """Seconds before the next try of a call (tests replace it to skip the waits)."""
+        return backoff_wait(state, self._backoff_initial, self._backoff_max)
 
-    def _before_sleep(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0.0
-        logger.warning(
-            "ModelScope call failed (%s), retry %d of %d in %.2fs",
-            error,
-            state.attempt_number,
-            self.max_retries,
-            delay,
-        )
-
-    def _policy(self) -> dict[str, Any]:
-        """The retry policy, as tenacity's ``Retrying`` and ``AsyncRetrying`` both take it."""
-        from tenacity import stop_after_attempt
-
-        def retry(state: RetryCallState) -> bool:
-            error = state.outcome.exception() if state.outcome else None
-            return error is not None and _retryable(error, state.attempt_number)
-
-        return {
-            "stop": stop_after_attempt(self.max_retries + 1),
-            "wait": self._wait,
-            "retry": retry,
-            "reraise": True,
-        }
-
-    def _retrying(self, listener: RetryListener | None) -> Retrying:
-        from tenacity import Retrying
-
-        def before_sleep(state: RetryCallState) -> None:
-            self._before_sleep(state)
-            if listener is not None:
-                listener.on_retry(state)
-
-        return Retrying(before_sleep=before_sleep, **self._policy())
-
-    def _aretrying(self, listener: AsyncRetryListener | None) -> AsyncRetrying:
-        from tenacity import AsyncRetrying
-
-        if listener is None:
-            return AsyncRetrying(before_sleep=self._before_sleep, **self._policy())
-        # tenacity before 9 calls before_sleep without awaiting it, but awaits its sleep in
-        # every version: the listener is told there, before the wait, of the state as
-        # before_sleep saw it (tenacity has moved it on to the next attempt by then).
-        told: list[RetryCallState] = []
-
-        def before_sleep(state: RetryCallState) -> None:
-            self._before_sleep(state)
-            told.append(copy.copy(state))
-
-        async def sleep(seconds: float) -> None:
-            while told:
-                await listener.on_retry(told.pop())
-            await asyncio.sleep(seconds)
-
-        return AsyncRetrying(before_sleep=before_sleep, sleep=sleep, **self._policy())
-
-    def _finish_retries(self, error: RateLimitError) -> APIError:
-        if isinstance(error, ThrottledError):
-            _stamp(error, _throttle_wait(error, self.max_retries + 1))
-        elif error.unexplained and self.max_retries > 0:
-            return quota_error_from_repeated_429(error, self.max_retries + 1)
-        return error
-
-    def _call(self, once: Callable[[], _T], listener: RetryListener | None) -> _T:
-        """``once()`` under the retry policy.
-
-        Most calls succeed, so the first try runs outside tenacity; after a passing failure
-        tenacity takes over and sees that failure as its attempt 1, so waits, logs, counts and
-        the listener's ``on_retry`` are those of the policy.
-        """
-        try:
-            return once()
-        except Exception as error:
-            if not _retryable(error, 1) or self.max_retries == 0:
-                if isinstance(error, ThrottledError):
-                    _stamp(error, _throttle_wait(error, 1))
-                raise
-            first: BaseException | None = error
-
-        def again() -> _T:
-            nonlocal first
-            if first is not None:
-                error, first = first, None
-                raise error
-            return once()
-
-        try:
-            return self._retrying(listener)(again)
-        except RateLimitError as error:
-            raise self._finish_retries(error) from error
-
-    async def _acall(
-        self, once: Callable[[], Awaitable[_T]], listener: AsyncRetryListener | None
-    ) -> _T:
-        """The async twin of `_call`."""
-        try:
-            return await once()
-        except Exception as error:
-            if not _retryable(error, 1) or self.max_retries == 0:
-                if isinstance(error, ThrottledError):
-                    _stamp(error, _throttle_wait(error, 1))
-                raise
-            first: BaseException | None = error
-
-        async def again() -> _T:
-            nonlocal first
-            if first is not None:
-                error, first = first, None
-                raise error
-            return await once()
-
-        try:
-            result: _T = await self._aretrying(listener)(again)
-        except RateLimitError as error:
-            raise self._finish_retries(error) from error
-        return result
+    def _retries(self) -> RetryPolicy:
+        """The retry policy of one call, from this client's settings as they are now."""
+        return RetryPolicy(self.max_retries, self._wait)
 
     def _scrub(self, error: APIError) -> APIError:
         """``error`` without the token, should a server have echoed it (a debugging proxy's
@@ -540,7 +347,7 @@ class ModelScopeClient:
             return self._decode(response, model)
 
         with self._slot(model):
-            return self._call(once, run_manager)
+            return self._retries().call(once, run_manager)
 
     async def arequest(
         self,
@@ -561,7 +368,7 @@ class ModelScopeClient:
             return self._decode(response, model)
 
         async with self._aslot(model):
-            return await self._acall(once, run_manager)
+            return await self._retries().acall(once, run_manager)
 
     def post(
         self,
@@ -616,7 +423,7 @@ class ModelScopeClient:
             return response
 
         with self._slot(model):
-            response = self._call(open_once, run_manager)
+            response = self._retries().call(open_once, run_manager)
             try:
                 yield EventStream(response, model)
             except APIError as error:
@@ -657,7 +464,7 @@ class ModelScopeClient:
                         self._raise_for_status(response, model)
                     return response
 
-                response = await self._acall(open_once, run_manager)
+                response = await self._retries().acall(open_once, run_manager)
                 try:
                     yield AsyncEventStream(response, model)
                 except APIError as error:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from operator import itemgetter
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import httpx
@@ -19,36 +17,35 @@ from langchain_core.language_models.chat_models import (
 )
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.utils import count_tokens_approximately
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
-from langchain_core.utils.pydantic import is_basemodel_subclass
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
+from langchain_modelscope._chat_answer import chat_result, final_chunk
 from langchain_modelscope._chat_families import LEARNED_STREAMING, needs_streaming
-from langchain_modelscope._chat_messages import (
-    PROVIDER,
-    messages_to_wire,
-    parse_wire_tool_calls,
-    reasoning_of,
-    text_of,
-    usage_metadata,
+from langchain_modelscope._chat_params import check_params
+from langchain_modelscope._chat_request import (
+    BODY_FIELDS,
+    build_body,
+    merge,
+    move_unknown_kwargs,
+    streaming_body,
 )
-from langchain_modelscope._chat_params import check_params, warn_unknown_call_params
 from langchain_modelscope._chat_stream import StreamState
+from langchain_modelscope._chat_structured import structured_output
+from langchain_modelscope._chat_structured import tool_choice as tool_choice_for_wire
 from langchain_modelscope._client import (
     DEFAULT_MAX_RETRIES,
-    APIResponse,
     ModelScopeClient,
-    RateLimitInfo,
     resolve_base_url,
     to_timeout,
 )
 from langchain_modelscope._core_owner import CoreOwner
 from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope._profiles import profile_for as _profile_for
-from langchain_modelscope.errors import EmptyResponseError, ResponseDecodeError, ThinkingModeError
+from langchain_modelscope.errors import ThinkingModeError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import ModelProfile
@@ -71,26 +68,8 @@ logger = logging.getLogger("langchain_modelscope")
 DEFAULT_MODEL: Final = "Qwen/Qwen3-235B-A22B-Instruct-2507"
 
 _PATH: Final = "chat/completions"
-#: Call keyword arguments that steer this class and are never sent.
-_LOCAL_KWARGS: Final = frozenset(
-    {"stream", "stream_usage", "ls_structured_output_format", "structured_output_format"}
-)
 #: `count_tokens_approximately`'s default, for plain text too.
 _CHARS_PER_TOKEN: Final = 4.0
-_TOOL_CHOICE_WORDS: Final = frozenset({"auto", "none", "required"})
-#: Fields sent as body parameters of the same name (``stop`` aside: an empty list is unset).
-_BODY_FIELDS: Final = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "enable_thinking",
-    "thinking_budget",
-)
-#: Body keys ModelScope does not take, and the ones it takes instead (modelscope-api.md §4).
-_WIRE_NAMES: Final = {"max_completion_tokens": "max_tokens"}
 _known_names_cache: dict[type, frozenset[str]] = {}
 
 
@@ -271,34 +250,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         """Unknown arguments go to ``model_kwargs`` with a warning rather than vanish."""
         if not isinstance(values, dict):
             return values
-        values = _constructor_wire_names(values)
-        known = _known_names(cls)
-        model_kwargs = values.get("model_kwargs")
-        if isinstance(model_kwargs, Mapping):
-            clash = sorted(k for k in model_kwargs if k in known)
-            if clash:
-                raise ValueError(
-                    f"{', '.join(clash)} must be passed to ChatModelScope directly, "
-                    "not inside model_kwargs"
-                )
-        unknown = [k for k in values if k not in known]
-        if not unknown:
-            return values
-        values = dict(values)
-        extra = dict(model_kwargs or {})
-        for name in unknown:
-            if name in extra:
-                raise ValueError(f"{name} was given both directly and in model_kwargs")
-            warnings.warn(
-                f"{name!r} is not a ChatModelScope parameter: it is sent in the request body "
-                f"as model_kwargs[{name!r}]. Pass it in model_kwargs (or extra_body) to say "
-                "so explicitly.",
-                UserWarning,
-                stacklevel=4,
-            )
-            extra[name] = values.pop(name)
-        values["model_kwargs"] = extra
-        return values
+        return move_unknown_kwargs(values, _known_names(cls))
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -384,14 +336,14 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         """Body parameters set on this instance (no model, no messages)."""
         params = {name: value for name, value in self._field_params().items() if value is not None}
         if self.model_kwargs:
-            _merge(params, self.model_kwargs)
+            merge(params, self.model_kwargs)
         if self.extra_body:
-            _merge(params, self.extra_body)
+            merge(params, self.extra_body)
         return params
 
     def _field_params(self) -> dict[str, Any]:
         """The body parameters that are fields of this class, set or not."""
-        params = {name: getattr(self, name) for name in _BODY_FIELDS}
+        params = {name: getattr(self, name) for name in BODY_FIELDS}
         params["stop"] = self.stop or None
         return params
 
@@ -423,34 +375,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
     ) -> tuple[dict[str, Any], bool]:
         """The JSON body without streaming flags, and whether streams should report usage."""
         stream_usage = kwargs.get("stream_usage")
-        if not messages:
-            raise ValueError(
-                "no messages to send: give at least one message (a str, or a list with a "
-                "human message)"
-            )
-        body: dict[str, Any] = {"model": self.model, **self._default_params}
-        call: dict[str, Any] = {}
-        _merge(call, {key: value for key, value in kwargs.items() if key not in _LOCAL_KWARGS})
-        if stop:
-            call["stop"] = stop
-        if call:
-            check_params(call, "at call time")
-            warn_unknown_call_params(call, _LOCAL_KWARGS, stacklevel=2)
-            body.update(call)
-        if not body.get("model") or not isinstance(body["model"], str):
-            raise ValueError(
-                f"model must be a non-empty ModelScope model id, got {body['model']!r}"
-            )
-        body["messages"] = messages_to_wire(messages)
-        body.pop("stream", None)
-        body.pop("stream_options", None)
+        body = build_body(self.model, self._default_params, messages, stop, kwargs)
         return body, self.stream_usage if stream_usage is None else bool(stream_usage)
-
-    @staticmethod
-    def _streamed(body: dict[str, Any]) -> dict[str, Any]:
-        """Always asks for the usage: without it the service sends only zero placeholders
-        (§4); ``stream_usage=False`` keeps it off the chunks instead (`StreamState`)."""
-        return {**body, "stream": True, "stream_options": {"include_usage": True}}
 
     @staticmethod
     def _must_stream(client: ModelScopeClient, body: dict[str, Any]) -> bool:
@@ -464,71 +390,6 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         LEARNED_STREAMING.remember(client.base_url, model)
         logger.info(
             "%s refused a non-streaming call (%s); streaming it from now on", model, error.message
-        )
-
-    @staticmethod
-    def _metadata(
-        model: str, request_id: str | None, ratelimit: RateLimitInfo | None
-    ) -> dict[str, Any]:
-        metadata: dict[str, Any] = {"model_provider": PROVIDER, "model_name": model}
-        if request_id:
-            metadata["request_id"] = request_id
-        if ratelimit is not None:
-            metadata["ratelimit"] = ratelimit.as_dict()
-        return metadata
-
-    def _chat_result(self, response: APIResponse, body: dict[str, Any]) -> ChatResult:
-        model = body["model"]
-        data = response.data
-        if not isinstance(data, dict):
-            raise ResponseDecodeError(
-                f"expected a chat completion object, got {type(data).__name__}",
-                status_code=response.status_code,
-                request_id=response.request_id,
-                model=model,
-            )
-        request_id = response.request_id or data.get("request_id")
-        choices = data.get("choices")
-        choice = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(choice, dict):
-            raise _empty_response(body, response.status_code, request_id)
-        message = choice.get("message")
-        if message is None:
-            message = choice.get("delta")
-        if message is None:  # `"message": null`: nothing was answered, not an empty answer
-            raise _empty_response(
-                body, response.status_code, request_id, "a choice whose message is null"
-            )
-        if not isinstance(message, dict):
-            message = {}
-        tool_calls, invalid_tool_calls = parse_wire_tool_calls(message.get("tool_calls"))
-        additional_kwargs: dict[str, Any] = {}
-        if reasoning := reasoning_of(message):
-            additional_kwargs["reasoning_content"] = reasoning
-        metadata = self._metadata(model, request_id, response.ratelimit)
-        finish_reason = choice.get("finish_reason")
-        if finish_reason:
-            metadata["finish_reason"] = finish_reason
-        if served := data.get("model"):
-            metadata["served_model_name"] = served
-        if completion_id := data.get("id"):
-            metadata["id"] = completion_id
-        if fingerprint := data.get("system_fingerprint"):
-            metadata["system_fingerprint"] = fingerprint
-        usage = usage_metadata(data.get("usage"))
-        ai = AIMessage(
-            content=text_of(message.get("content")),
-            additional_kwargs=additional_kwargs,
-            tool_calls=tool_calls,
-            invalid_tool_calls=invalid_tool_calls,
-            usage_metadata=usage,
-            response_metadata=metadata,
-            id=completion_id if isinstance(completion_id, str) else None,
-        )
-        info = {"finish_reason": finish_reason} if finish_reason else None
-        return ChatResult(
-            generations=[ChatGeneration(message=ai, generation_info=info)],
-            llm_output={"token_usage": data.get("usage") or {}, "model_name": model},
         )
 
     # --- sync -------------------------------------------------------------------------------
@@ -548,8 +409,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
             except ThinkingModeError as error:
                 self._learn_streaming(client, error, body["model"])
             else:
-                return self._chat_result(response, body)
-        chunks = self._stream_body(client, self._streamed(body), stream_usage, run_manager)
+                return chat_result(response, body)
+        chunks = self._stream_body(client, streaming_body(body), stream_usage, run_manager)
         return generate_from_stream(chunks)
 
     def _stream(
@@ -560,7 +421,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        return self._stream_body(self.client, self._streamed(body), stream_usage, run_manager)
+        return self._stream_body(self.client, streaming_body(body), stream_usage, run_manager)
 
     def _stream_body(
         self,
@@ -578,21 +439,10 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                     if run_manager is not None:
                         run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                     yield chunk
-            final = self._final_chunk(state, body, events.request_id, events.ratelimit)
+            final = final_chunk(state, body, events.request_id, events.ratelimit)
         if run_manager is not None:
             run_manager.on_llm_new_token("", chunk=final)
         yield final
-
-    def _final_chunk(
-        self,
-        state: StreamState,
-        body: dict[str, Any],
-        request_id: str | None,
-        ratelimit: RateLimitInfo | None,
-    ) -> ChatGenerationChunk:
-        if not state.saw_choice and _asks_json_schema(body):
-            raise _empty_response(body, 200, request_id)
-        return state.final_chunk(self._metadata(body["model"], request_id, ratelimit))
 
     # --- async ------------------------------------------------------------------------------
 
@@ -613,8 +463,8 @@ class ChatModelScope(CoreOwner, BaseChatModel):
             except ThinkingModeError as error:
                 self._learn_streaming(client, error, body["model"])
             else:
-                return self._chat_result(response, body)
-        chunks = self._astream_body(client, self._streamed(body), stream_usage, run_manager)
+                return chat_result(response, body)
+        chunks = self._astream_body(client, streaming_body(body), stream_usage, run_manager)
         return await agenerate_from_stream(chunks)
 
     async def _astream(
@@ -625,7 +475,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         body, stream_usage = self._request_body(messages, stop, kwargs)
-        streamed = self._streamed(body)
+        streamed = streaming_body(body)
         async for chunk in self._astream_body(self.client, streamed, stream_usage, run_manager):
             yield chunk
 
@@ -645,7 +495,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
                     if run_manager is not None:
                         await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                     yield chunk
-            final = self._final_chunk(state, body, events.request_id, events.ratelimit)
+            final = final_chunk(state, body, events.request_id, events.ratelimit)
         if run_manager is not None:
             await run_manager.on_llm_new_token("", chunk=final)
         yield final
@@ -675,7 +525,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         """
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         if tool_choice is not None and tool_choice is not False:
-            kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
+            kwargs["tool_choice"] = tool_choice_for_wire(tool_choice, formatted)
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
         return super().bind(tools=formatted, **kwargs)
@@ -703,141 +553,7 @@ class ChatModelScope(CoreOwner, BaseChatModel):
             strict: Passed to the tool or schema definition.
             kwargs: Other request parameters to bind.
         """
-        if method not in ("function_calling", "json_mode", "json_schema"):
-            raise ValueError(
-                f"method must be 'function_calling', 'json_mode' or 'json_schema', got {method!r}"
-            )
-        if schema is None and method != "json_mode":
-            raise ValueError(f"method={method!r} needs a schema; only json_mode works without")
-        # Imported here: the parsers (and the tools module they pull in) cost ~8 ms at import
-        # time, for a method most programs never call (bench/findings.md, import benchmark).
-        from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-        from langchain_core.output_parsers.openai_tools import (
-            JsonOutputKeyToolsParser,
-            PydanticToolsParser,
-        )
-
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        ls_format: dict[str, Any] = {"kwargs": {"method": method}, "schema": schema}
-        parser: Runnable[Any, Any]
-        if method == "function_calling":
-            ls_format["kwargs"]["strict"] = strict
-            tool_name = convert_to_openai_tool(schema)["function"]["name"]  # type: ignore[arg-type]
-            llm = self.bind_tools(
-                [schema],  # type: ignore[list-item]
-                tool_choice=tool_name,
-                parallel_tool_calls=False,
-                strict=strict,
-                ls_structured_output_format=ls_format,
-                **kwargs,
-            )
-            if is_pydantic:
-                parser = PydanticToolsParser(tools=[schema], first_tool_only=True)
-            else:
-                parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
-        else:
-            if method == "json_mode":
-                response_format: dict[str, Any] = {"type": "json_object"}
-            else:
-                ls_format["kwargs"]["strict"] = strict
-                response_format = _json_schema_format(schema, strict)
-            llm = self.bind(
-                response_format=response_format, ls_structured_output_format=ls_format, **kwargs
-            )
-            parser = (
-                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
-            )
-        if not include_raw:
-            return llm | parser
-        parse = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
-        )
-        keep_raw = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parse.with_fallbacks(
-            [keep_raw], exception_key="parsing_error"
-        )
-
-
-def _constructor_wire_names(values: dict[str, Any]) -> dict[str, Any]:
-    """``max_completion_tokens=`` (OpenAI's newer name) sets ``max_tokens``, the one sent."""
-    if "max_completion_tokens" not in values:
-        return values
-    values = dict(values)
-    value = values.pop("max_completion_tokens")
-    other = values.get("max_tokens")
-    if other is not None and other != value:
-        raise ValueError(
-            f"max_completion_tokens={value!r} and max_tokens={other!r} disagree; ModelScope "
-            "takes max_tokens only: pass that one"
-        )
-    values["max_tokens"] = value
-    return values
-
-
-def _merge(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """``params.update(extra)``, with OpenAI names ModelScope does not take renamed."""
-    for key, value in extra.items():
-        params[_WIRE_NAMES.get(key, key)] = value
-
-
-def _asks_json_schema(body: Mapping[str, Any]) -> bool:
-    response_format = body.get("response_format")
-    return isinstance(response_format, Mapping) and response_format.get("type") == "json_schema"
-
-
-def _empty_response(
-    body: Mapping[str, Any], status_code: int, request_id: str | None, what: str = "no choices"
-) -> EmptyResponseError:
-    model = str(body.get("model"))
-    if _asks_json_schema(body):
-        return EmptyResponseError(
-            "ModelScope answered with no choices (`choices: null`). It does this when "
-            "response_format is json_schema, which the served model does not support.",
-            status_code=status_code,
-            request_id=request_id,
-            model=model,
-            hint='Use with_structured_output(..., method="function_calling") or '
-            'method="json_mode" instead.',
-        )
-    return EmptyResponseError(
-        f"ModelScope answered with {what}.",
-        status_code=status_code,
-        request_id=request_id,
-        model=model,
-        hint="The service returned an empty completion; retry, or try another model.",
-    )
-
-
-def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
-    names = [t["function"]["name"] for t in tools if isinstance(t.get("function"), dict)]
-    if choice is True or choice == "any":
-        return "required"
-    if isinstance(choice, str):
-        if choice in _TOOL_CHOICE_WORDS:
-            return choice
-        if choice in names:
-            return {"type": "function", "function": {"name": choice}}
-        raise ValueError(
-            f"tool_choice={choice!r} is neither 'auto', 'none', 'any', 'required' nor the name "
-            f"of a bound tool ({', '.join(names) or 'no tools bound'})"
-        )
-    if isinstance(choice, dict):
-        return choice
-    raise TypeError(f"tool_choice must be a str, bool or dict, got {type(choice).__name__}")
-
-
-def _json_schema_format(
-    schema: dict[str, Any] | type | None, strict: bool | None
-) -> dict[str, Any]:
-    if isinstance(schema, dict) and schema.get("type") == "json_schema":
-        return schema
-    function = convert_to_openai_function(schema)  # type: ignore[arg-type]
-    spec: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
-    if function.get("description"):
-        spec["description"] = function["description"]
-    if strict is not None:
-        spec["strict"] = strict
-    return {"type": "json_schema", "json_schema": spec}
+        return structured_output(self, schema, method, include_raw, strict, kwargs)
 
 
 __all__ = ["DEFAULT_MODEL", "ChatModelScope"]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
+import pkgutil
+import re
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import Any
 
 import pytest
 from langchain_core import exceptions as lc
 
+import langchain_modelscope
 from langchain_modelscope import errors
 from langchain_modelscope.errors import error_from_response, parse_error_body
 from tests.support import modelscope_facts as facts
@@ -294,17 +299,76 @@ def test_errors_pickle_with_their_fields() -> None:
     assert str(clone) == str(error)
 
 
-def test_every_public_error_is_drawn_in_the_tree_and_old_paths_still_import() -> None:
-    from langchain_modelscope import embeddings, fallback
+def _client_modules() -> list[ModuleType]:
+    """Every module of the package but the emulator (which may import nothing from the client
+    side, so its own `EmulatorRemoteError` cannot join the tree)."""
+    modules = [langchain_modelscope]
+    for info in pkgutil.walk_packages(langchain_modelscope.__path__, "langchain_modelscope."):
+        if info.name == "langchain_modelscope.testing" or info.name.startswith(
+            "langchain_modelscope.testing."
+        ):
+            continue
+        modules.append(importlib.import_module(info.name))
+    return modules
+
+
+def _public_names(module: ModuleType) -> list[str]:
+    names = getattr(module, "__all__", None)
+    return list(names) if names is not None else [n for n in vars(module) if n[:1] != "_"]
+
+
+def _public_errors() -> dict[str, type[BaseException]]:
+    """Every exception class the package exports: the public names of every module (those it
+    defines, not langchain-core's it imports), plus every public `ModelScopeError` subclass."""
+    found: dict[str, type[BaseException]] = {}
+    for module in _client_modules():
+        for name in _public_names(module):
+            value = getattr(module, name)
+            ours = getattr(value, "__module__", "").startswith("langchain_modelscope")
+            if ours and isinstance(value, type) and issubclass(value, BaseException):
+                found[f"{module.__name__}.{name}"] = value
+    pending: list[type[BaseException]] = [errors.ModelScopeError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not cls.__name__.startswith("_"):
+            found.setdefault(f"{cls.__module__}.{cls.__name__}", cls)
+    return found
+
+
+def test_every_public_error_is_defined_and_drawn_in_the_tree() -> None:
+    tree = errors.__doc__ or ""
+    exported = _public_errors()
+    for where, cls in exported.items():
+        if cls.__module__.startswith("langchain_modelscope._cli"):
+            continue  # the command line's own exit signal, never raised to a caller
+        assert cls.__module__ == "langchain_modelscope.errors", f"{where} is defined elsewhere"
+        assert getattr(errors, cls.__name__) is cls, f"{where} is not exported by errors"
+        assert cls.__name__ in errors.__all__, f"{where} is not in errors.__all__"
+        drawn = re.search(rf"^ *(?:[│ ]*[├└]── )?{cls.__name__}\b", tree, re.MULTILINE)
+        assert drawn, f"{where} is not drawn in the errors.py tree"
+
+
+def test_old_import_paths_still_give_the_same_classes() -> None:
+    from langchain_modelscope import _balance, _images_errors, embeddings, fallback, images
 
     assert fallback.AllCandidatesFailedError is errors.AllCandidatesFailedError
     assert embeddings.EmbeddingInputError is errors.EmbeddingInputError
     assert embeddings.EmbeddingResponseError is errors.EmbeddingResponseError
-    tree = errors.__doc__ or ""
-    for name in errors.__all__:
-        value = getattr(errors, name)
-        if isinstance(value, type) and issubclass(value, BaseException):
-            assert name in tree, f"{name} is not drawn in the errors.py tree"
+    assert _balance.BalanceUnavailableError is errors.BalanceUnavailableError
+    assert langchain_modelscope.BalanceUnavailableError is errors.BalanceUnavailableError
+    for name in _images_errors.__all__:
+        assert getattr(_images_errors, name) is getattr(errors, name)
+        assert getattr(images, name) is getattr(errors, name)
+
+
+def test_the_mapping_keeps_its_errors_import_path() -> None:
+    from langchain_modelscope import _error_mapping
+
+    for name in _error_mapping.__all__:
+        assert getattr(errors, name) is getattr(_error_mapping, name)
+    with pytest.raises(AttributeError):
+        errors.no_such_name  # noqa: B018
 
 
 def test_retry_after_reads_the_date_form_through_the_one_parser() -> None:
