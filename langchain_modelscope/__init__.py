@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
-    "BalanceUnavailableError": "_balance",
+    "BalanceUnavailableError": "errors",
     "PointsBalance": "_balance",
     "apoints_balance": "_balance",
     "points_balance": "_balance",
