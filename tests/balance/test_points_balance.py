@@ -194,33 +194,25 @@ def test_exported_from_the_package() -> None:
     assert "points_balance" in langchain_modelscope.__all__
 
 
-# --- on the emulator (its balance endpoint is being added in parallel) ----------------------
-
-
-def _emulator_balance_or_skip(emu: ModelScopeEmulator) -> None:
-    if not all(hasattr(emu, name) for name in ("set_balance", "grant_points", "points")):
-        pytest.skip("this emulator has no points regime yet (set_balance/grant_points/points)")
+# --- on the emulator (its balance endpoint is on its own origin) ------------------------------
 
 
 def test_emulator_balance_is_read_on_its_own_origin(emu: ModelScopeEmulator) -> None:
-    _emulator_balance_or_skip(emu)
-    emu.set_balance(emu.token, 7.5)  # type: ignore[attr-defined]
+    emu.set_balance(emu.token, 7.5)
     balance = points_balance(emu.token, base_url=emu.base_url)
     assert balance.available == 7.5
-    emu.grant_points(emu.token, 10)  # type: ignore[attr-defined]
+    emu.grant_points(emu.token, 10)
     assert points_balance(emu.token, base_url=emu.base_url).available == 17.5
-    assert emu.points(emu.token) == 17.5  # type: ignore[attr-defined]
+    assert emu.points(emu.token) == 17.5
 
 
 def test_emulator_balance_costs_nothing(emu: ModelScopeEmulator) -> None:
-    _emulator_balance_or_skip(emu)
-    emu.set_balance(emu.token, 3)  # type: ignore[attr-defined]
+    emu.set_balance(emu.token, 3)
     for _ in range(3):
         points_balance(emu.token, base_url=emu.base_url)
-    assert emu.points(emu.token) == 3  # type: ignore[attr-defined]
+    assert emu.points(emu.token) == 3
 
 
 def test_emulator_refuses_a_wrong_token(emu: ModelScopeEmulator) -> None:
-    _emulator_balance_or_skip(emu)
     with pytest.raises(AuthenticationError):
         points_balance("ms-99999999-9999-4999-8999-999999999999", base_url=emu.base_url)

@@ -87,9 +87,7 @@ def test_models_unreachable_is_exit_4_without_traceback() -> None:
 
 
 def test_balance_shows_a_fingerprint_never_the_token(emu: ModelScopeEmulator) -> None:
-    points = hasattr(emu, "set_balance")
-    if points:
-        emu.set_balance(emu.token, 42)  # type: ignore[attr-defined]
+    emu.set_balance(emu.token, 42)
     table = run("balance", emu=emu)
     data = run("balance", "--json", emu=emu).json()
     for text in (table.out, table.err, json.dumps(data)):
@@ -97,12 +95,8 @@ def test_balance_shows_a_fingerprint_never_the_token(emu: ModelScopeEmulator) ->
     (row,) = data["balances"]  # type: ignore[index]
     assert row["account"] == account_fingerprint(emu.token)
     assert account_fingerprint(emu.token) in table.out
-    if points:
-        assert table.code == 0
-        assert row["available"] == 42
-    else:  # today's emulator has no balance endpoint: unusable, said why, exit 1
-        assert table.code == 1
-        assert row["reason"] == "not_found"
+    assert table.code == 0
+    assert row["available"] == 42
 
 
 def test_balance_for_each_line_of_a_token_file(emu: ModelScopeEmulator, tmp_path: Path) -> None:

@@ -179,9 +179,7 @@ def test_a_spent_balance_is_not_asked_again(emu: ModelScopeEmulator) -> None:
 
 
 def test_a_spent_balance_in_the_points_regime(emu: ModelScopeEmulator) -> None:
-    if not hasattr(emu, "set_balance"):
-        pytest.skip("this emulator has no points regime yet (set_balance)")
-    emu.set_balance(emu.token, 0)  # type: ignore[attr-defined]
+    emu.set_balance(emu.token, 0)
     gen = generator(emu)
     with pytest.raises(QuotaExceededError):
         gen.generate("a cat")
@@ -191,11 +189,9 @@ def test_a_spent_balance_in_the_points_regime(emu: ModelScopeEmulator) -> None:
 
 
 def test_points_are_charged_per_image(emu: ModelScopeEmulator) -> None:
-    if not hasattr(emu, "set_balance"):
-        pytest.skip("this emulator has no points regime yet (set_balance/points)")
-    emu.set_balance(emu.token, 100)  # type: ignore[attr-defined]
+    emu.set_balance(emu.token, 100)
     generator(emu).generate("a cat")
-    assert emu.points(emu.token) < 100  # type: ignore[attr-defined]
+    assert emu.points(emu.token) < 100
 
 
 # --- FAILED, timeout, resume, cancellation on the emulator ------------------------------------
@@ -205,11 +201,7 @@ def test_emulator_failed_task(emu: ModelScopeEmulator) -> None:
     with pytest.raises(ImageTaskFailedError) as caught:
         generator(emu).generate("FAIL_TASK a cat")
     assert caught.value.task_id
-    if caught.value.code != 422:
-        pytest.xfail(
-            f"today's emulator answers FAILED with code {caught.value.code!r}; the facts sheet "
-            "says 422 'inappropriate content' (being fixed in the emulator)"
-        )
+    assert caught.value.code == 422  # §1: the FAILED body carries 422 "inappropriate content"
     assert isinstance(caught.value, ContentRefusedError)
 
 
