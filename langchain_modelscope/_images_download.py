@@ -17,14 +17,12 @@ from typing import Any
 
 import httpx
 
+from langchain_modelscope._answers import TransportErrors
 from langchain_modelscope._images_errors import InvalidImageRequestError
 from langchain_modelscope._images_task import GeneratedImages
 from langchain_modelscope._pools import shared_async_pools, shared_sync_client
 from langchain_modelscope.errors import (
-    APIConnectionError,
-    APIError,
     APIStatusError,
-    APITimeoutError,
 )
 
 #: Where a result's images go: nowhere (False), memory (True) or a directory.
@@ -76,13 +74,10 @@ class _Downloads:
         self._model = model
         self._sinks: list[_Sink] = []
 
-    @contextmanager
-    def transport(self, url: str) -> Iterator[None]:
-        """A transport failure on ``url`` as this package's connection or timeout error."""
-        try:
-            yield
-        except httpx.TransportError as exc:
-            raise _download_error(exc, url, self._model) from exc
+    def transport(self, url: str) -> TransportErrors:
+        """A transport failure on ``url`` as this package's connection or timeout error (the
+        core's one mapping: nothing chained)."""
+        return TransportErrors.of_request(url, self._model)
 
     @contextmanager
     def sink(self, index: int, url: str, response: httpx.Response) -> Iterator[_Sink]:
@@ -128,11 +123,6 @@ def _check_download(response: httpx.Response, url: str, model: str) -> None:
             status_code=response.status_code,
             model=model,
         )
-
-
-def _download_error(exc: httpx.TransportError, url: str, model: str) -> APIError:
-    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-    return kind(f"downloading an image from {httpx.URL(url).host} failed: {exc!r}", model=model)
 
 
 class _Sink:
