@@ -60,7 +60,8 @@ _DEDICATED_SUFFIXES: Final = {
     ".api-inference.modelscope.cn": "https://modelscope.cn",
     ".api-inference.modelscope.ai": "https://modelscope.ai",
 }
-_FIELDS: Final = {
+#: PointsBalance's fields, and the balance endpoint's names for them.
+BALANCE_FIELDS: Final = {
     "available": "available_balance",
     "total": "total_balance",
     "frozen": "frozen_amount",
@@ -203,8 +204,8 @@ def _parse(answer: APIResponse, url: str, secret: SecretStr) -> PointsBalance:
         raise _unavailable(
             url, "missing_fields", "no 'data' object in the answer", secret, **common
         )
-    values = {name: _number(inner.get(wire)) for name, wire in _FIELDS.items()}
-    missing = [_FIELDS[name] for name, value in values.items() if value is None]
+    values = {name: _number(inner.get(wire)) for name, wire in BALANCE_FIELDS.items()}
+    missing = [BALANCE_FIELDS[name] for name, value in values.items() if value is None]
     if missing:
         raise _unavailable(
             url,

@@ -15,8 +15,7 @@ from typing import Final, Literal
 
 from langchain_modelscope import _wording
 from langchain_modelscope._answers import RATELIMIT_HEADERS
-from langchain_modelscope._balance import _FIELDS as BALANCE_FIELDS
-from langchain_modelscope._balance import BALANCE_PATH
+from langchain_modelscope._balance import BALANCE_FIELDS, BALANCE_PATH
 
 #: ``as_expected``: seen as the package expects; ``different``: a drift; ``not_checked``: the
 #: check did not run (the reason says why); ``info``: seen, and handled by the package, but

@@ -17,7 +17,7 @@ from langchain_modelscope._balance import BalanceUnavailableError, PointsBalance
 from langchain_modelscope._client import USER_AGENT
 from langchain_modelscope._doctor_facts import Finding, Redactor, default_model
 from langchain_modelscope._pools import shared_sync_client
-from langchain_modelscope._profiles import _table as _profile_table
+from langchain_modelscope._profiles import profiled_models
 from langchain_modelscope.errors import (
     APIError,
     AuthenticationError,
@@ -88,8 +88,8 @@ def check_listed_models(listed: Sequence[str]) -> Findings:
             f"{default} is not listed",
             "the list is curated (§5); a paid check (--spend) can tell whether it still answers",
         )
-    profiles = sorted(_profile_table()[0])
-    missing = [model for model in profiles if model not in served]
+    profiles = sorted(profiled_models())
+    missing = [model for model in profiles if model.lower() not in served]
     listed_count = f"{len(profiles) - len(missing)} of {len(profiles)} listed"
     profile = (
         Finding("as_expected", listed_count)

@@ -26,7 +26,7 @@ from langchain_modelscope._chat_families import (
 from langchain_modelscope._client import ModelScopeClient
 from langchain_modelscope._doctor_facts import Finding, Redactor, default_model
 from langchain_modelscope._doctor_free import Findings
-from langchain_modelscope._profiles import _table as _profile_table
+from langchain_modelscope._profiles import profiled_models
 from langchain_modelscope.errors import APIError, ModelNotFoundError, ThinkingModeError
 
 _PATH: Final = "chat/completions"
@@ -111,9 +111,9 @@ def pick_probe_model(listed: Sequence[str]) -> str | None:
     by_folded = {m.lower(): m for m in listed}
     return next(
         (
-            by_folded[model]
-            for model in _profile_table()[0]
-            if model in by_folded and not needs_streaming(model, None)
+            by_folded[model.lower()]
+            for model in profiled_models()
+            if model.lower() in by_folded and not needs_streaming(model, None)
         ),
         None,
     )

@@ -25,11 +25,17 @@ PROFILE_TABLE: Final = "data/model_profiles.json"
 
 
 @lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    text = resources.files("langchain_modelscope").joinpath(PROFILE_TABLE).read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@lru_cache(maxsize=1)
 def _table() -> tuple[
     dict[str, dict[str, Any]], list[tuple[re.Pattern[str], dict[str, Any]]], dict[str, Any]
 ]:
-    text = resources.files("langchain_modelscope").joinpath(PROFILE_TABLE).read_text("utf-8")
-    data = json.loads(text)
+    data = _data()
     models = {model_id.lower(): entry for model_id, entry in data["models"].items()}
     families = [(re.compile(f["pattern"]), f) for f in data["families"]]
     return models, families, data["default"]
@@ -37,9 +43,13 @@ def _table() -> tuple[
 
 @lru_cache(maxsize=1)
 def _retired_patterns() -> tuple[re.Pattern[str], ...]:
-    text = resources.files("langchain_modelscope").joinpath(PROFILE_TABLE).read_text("utf-8")
-    patterns = json.loads(text).get("retired", {}).get("patterns", [])
+    patterns = _data().get("retired", {}).get("patterns", [])
     return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
+def profiled_models() -> tuple[str, ...]:
+    """The model ids the profile table lists by name, as written there, in its order."""
+    return tuple(_data()["models"])
 
 
 def is_retired(model: str) -> bool:
