@@ -23,7 +23,7 @@ from langchain_core.outputs import ChatResult, Generation, GenerationChunk, LLMR
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_modelscope._client import DEFAULT_MAX_RETRIES
-from langchain_modelscope._core_owner import TokenlessPickling
+from langchain_modelscope._core_owner import LangChainSerializable, TokenlessPickling
 from langchain_modelscope.chat_models import DEFAULT_MODEL, ChatModelScope
 
 #: The old package's argument names that differ from this package's, per class.
@@ -104,7 +104,7 @@ class ModelScopeChatEndpoint(ChatModelScope):
         return "chat-modelscope"
 
 
-class ModelScopeEndpoint(TokenlessPickling, BaseLLM):
+class ModelScopeEndpoint(LangChainSerializable, TokenlessPickling, BaseLLM):
     """Text completion (prompt in, text out) over ModelScope's chat completions.
 
     The prompt is sent as one user message to `ChatModelScope`, so everything it does applies:
@@ -161,18 +161,6 @@ class ModelScopeEndpoint(TokenlessPickling, BaseLLM):
     @classmethod
     def _old_argument_names(cls, values: Any) -> Any:
         return renamed(values, "ModelScopeEndpoint", CHAT_RENAMES)
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return cls.__module__.split(".")
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSCOPE_API_KEY"}
 
     @property
     def chat_model(self) -> ChatModelScope:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
 from typing_extensions import Self
 
-from langchain_modelscope._client import ModelScopeClient, resolve_api_key
+from langchain_modelscope._client import API_KEY_ENV_VARS, ModelScopeClient, resolve_api_key
 from langchain_modelscope.errors import MissingAPIKeyError, ModelScopeError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from langchain_modelscope._governor import ConcurrencyLimit
 
-__all__ = ["CoreOwner", "TokenlessPickling"]
+__all__ = ["CoreOwner", "LangChainSerializable", "TokenlessPickling"]
 
 
 def _own_error(exc: ValidationError) -> ModelScopeError | None:
@@ -77,6 +77,26 @@ class TokenlessPickling(BaseModel):
 
     def _after_unpickling(self) -> None:
         """Rebuild what `_not_pickled` named, now that the token is back."""
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Where LangChain's serialisation looks for the token instead of storing it."""
+        return {"api_key": API_KEY_ENV_VARS[0]}
+
+
+class LangChainSerializable:
+    """``dumpd`` / ``loads`` round trip, the token replaced by a secret reference
+    (`TokenlessPickling.lc_secrets`); ``loads`` needs
+    ``valid_namespaces=["langchain_modelscope"]``. Mixed in ahead of LangChain's base class."""
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """Where ``loads`` finds the class: this package's module path."""
+        return cls.__module__.split(".")
 
 
 class CoreOwner(TokenlessPickling):

@@ -42,7 +42,7 @@ from langchain_modelscope._client import (
     resolve_base_url,
     to_timeout,
 )
-from langchain_modelscope._core_owner import CoreOwner
+from langchain_modelscope._core_owner import CoreOwner, LangChainSerializable
 from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope._profiles import profile_for as _profile_for
 from langchain_modelscope.errors import ThinkingModeError
@@ -85,7 +85,7 @@ def _known_names(cls: type[ChatModelScope]) -> frozenset[str]:
     return names
 
 
-class ChatModelScope(CoreOwner, BaseChatModel):
+class ChatModelScope(LangChainSerializable, CoreOwner, BaseChatModel):
     """Chat models of ModelScope API-Inference (``https://api-inference.modelscope.cn/v1``).
 
     Speaks the OpenAI-compatible chat-completions API directly over httpx (no openai SDK), and
@@ -292,20 +292,6 @@ class ChatModelScope(CoreOwner, BaseChatModel):
         return self
 
     # --- serialization and token counting ---------------------------------------------------
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        """``dumpd`` / ``loads`` round trip, the token replaced by a secret reference."""
-        return True
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        """Where ``loads`` finds the class: pass ``valid_namespaces=["langchain_modelscope"]``."""
-        return cls.__module__.split(".")
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSCOPE_API_KEY"}
 
     def get_num_tokens(self, text: str) -> int:
         """Approximate (about 4 characters a token) unless ``custom_get_token_ids`` is set:

@@ -298,11 +298,6 @@ class ModelScopeEmbeddings(CoreOwner, Embeddings):
         return resolve_base_url(value)
 
     @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Where LangChain's serialisation looks for the token instead of storing it."""
-        return {"api_key": "MODELSCOPE_API_KEY"}
-
-    @property
     def last_ratelimit(self) -> RateLimitInfo | None:
         """The ``modelscope-ratelimit-*`` headers of the latest answer that carried them."""
         return self._last_ratelimit

@@ -149,10 +149,6 @@ class ModelScopeImageGenerator(TokenlessPickling):
     def _normalise_base_url(cls, value: str) -> str:
         return resolve_base_url(value)
 
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "MODELSCOPE_API_KEY"}
-
     def _client(self, headers: Mapping[str, str]) -> ModelScopeClient:
         assert self.api_key is not None
         return ModelScopeClient(
