@@ -199,7 +199,7 @@ class FallbackChatModel(_FallbackSettings, BaseChatModel):
         from langchain_modelscope.quota import QuotaLedger, SQLiteQuotaStore
 
         model = FallbackChatModel.from_modelscope(
-            ["Qwen/Qwen3-32B", "Qwen/Qwen3-8B"],
+            ["Qwen/Qwen3-235B-A22B-Instruct-2507", "deepseek-ai/DeepSeek-V4-Flash"],  # ids churn
             tokens=[main_token, backup_token],
             then=[ChatOpenAI(model="qwen-plus", base_url=DASHSCOPE_URL)],
             order="models_first",
