@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,6 +26,16 @@ from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
 
 logger = logging.getLogger("langchain_modelscope.quota")
 _T = TypeVar("_T")
+
+#: Ledgers holding writes their sick store has not taken yet: flushed once at exit, so a
+#: short-lived process that marked a quota during a store outage does not lose the mark.
+_UNFLUSHED: weakref.WeakSet[QuotaLedger] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for ledger in list(_UNFLUSHED):
+        ledger.flush()
 
 #: How long the ledger works from process memory after its store failed, before trying the
 #: store again. Long enough that a dead store costs one timeout per half-minute rather than
@@ -209,7 +221,25 @@ class QuotaLedger:
         if write:
             with self._state_lock:
                 self._pending.append(op)
+            _UNFLUSHED.add(self)
         return op(local)
+
+    def flush(self) -> bool:
+        """Write to the store, now, what was marked while it was down (also run at exit).
+
+        True when nothing is left unwritten; False when the store still fails (one WARNING,
+        and the cool-down starts again).
+        """
+        with self._state_lock:
+            if not self._pending:
+                return True
+        return self._recover()
+
+    async def aflush(self) -> bool:
+        """Async :meth:`flush` (off the event loop: it talks to the store)."""
+        if self._store.blocking:
+            return await asyncio.to_thread(self.flush)
+        return self.flush()
 
     def _went_down(self, error: Exception) -> None:
         with self._state_lock:
@@ -241,6 +271,7 @@ class QuotaLedger:
             return False
         with self._state_lock:
             self._down_until = None
+        _UNFLUSHED.discard(self)
         logger.info(
             "quota ledger: %s answers again; %d writes replayed",
             _scrub(repr(self._store)),

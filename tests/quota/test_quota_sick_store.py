@@ -236,3 +236,54 @@ def test_the_store_timeouts_are_short_by_default_and_configurable(tmp_path: Path
         RedisQuotaStore("redis://127.0.0.1:1/0", connect_timeout="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="store_cooldown"):
         QuotaLedger(store, store_cooldown=0)
+
+
+def test_flush_writes_what_was_marked_during_an_outage_before_the_cool_down_ends(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    sick = SwitchableStore(SQLiteQuotaStore(tmp_path / "q.sqlite3"))
+    ledger = QuotaLedger(sick, clock=clock)
+    reader = QuotaLedger(sick.inner, clock=clock)
+    assert ledger.flush()  # nothing to write
+    sick.down = True
+    entry = ledger.mark_exhausted(KEY, reason="today's quota")
+    assert not ledger.flush()  # the store still fails: nothing lost, still pending
+    assert reader.is_available(KEY)
+    sick.down = False
+    assert ledger.flush()  # no need to wait out the cool-down
+    assert reader.blocked_until(KEY) == entry
+    assert ledger.flush()
+
+
+async def test_aflush_writes_off_the_event_loop(clock: FakeClock, tmp_path: Path) -> None:
+    sick = SwitchableStore(SQLiteQuotaStore(tmp_path / "q.sqlite3"))
+    ledger = QuotaLedger(sick, clock=clock)
+    sick.down = True
+    await ledger.amark_exhausted(KEY)
+    sick.down = False
+    assert await ledger.aflush()
+    assert not QuotaLedger(sick.inner, clock=clock).is_available(KEY)
+
+
+def test_a_process_that_exits_during_an_outage_still_writes_its_marks(tmp_path: Path) -> None:
+    """A short-lived process (a CLI, a worker) that marked a quota while the store was down."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "q.sqlite3"
+    script = textwrap.dedent(
+        f"""
+        from tests.quota.test_quota_sick_store import KEY, SwitchableStore
+        from langchain_modelscope.quota import QuotaLedger, SQLiteQuotaStore
+
+        sick = SwitchableStore(SQLiteQuotaStore({str(path)!r}))
+        ledger = QuotaLedger(sick)
+        sick.down = True
+        ledger.mark_exhausted(KEY, reason="today's quota")
+        sick.down = False  # the store is back, the cool-down is not over: exit now
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", script], cwd=root, check=True, timeout=60)
+    assert not QuotaLedger(SQLiteQuotaStore(path)).is_available(KEY)
