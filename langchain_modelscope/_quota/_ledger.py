@@ -37,6 +37,7 @@ def _flush_at_exit() -> None:
     for ledger in list(_UNFLUSHED):
         ledger.flush()
 
+
 #: How long the ledger works from process memory after its store failed, before trying the
 #: store again. Long enough that a dead store costs one timeout per half-minute rather than
 #: one per call; short enough that processes agree again soon after the store comes back.
