@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from langchain_modelscope import _wording
-from langchain_modelscope._reset import next_daily_reset, next_monthly_reset, reset_from_headers
+from langchain_modelscope._reset import next_daily_reset, next_reset, reset_from_headers
 from langchain_modelscope.errors import (
     APIStatusError,
     AuthenticationError,
@@ -250,9 +250,13 @@ def _classify_429(
     counters_seen = account_remaining is not None
     period = _wording.quota_period(text)
     if period is not None:
-        reset = next_monthly_reset(now) if period == "month" else next_daily_reset(now)
         return QuotaExceededError(
-            message, scope="model", reset_at=reset, period=period, regime="daily", **common
+            message,
+            scope="model",
+            reset_at=next_reset(period, now),
+            period=period,
+            regime="daily",
+            **common,
         )
     if _wording.is_retired_model(text, codes):
         return _retired(message, common)

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from langchain_modelscope._answers import TransportErrors
-from langchain_modelscope._images_errors import InvalidImageRequestError
 from langchain_modelscope._images_task import GeneratedImages
 from langchain_modelscope._pools import shared_async_pools, shared_sync_client
 from langchain_modelscope.errors import (
     APIStatusError,
+    InvalidImageRequestError,
 )
 
 #: Where a result's images go: nowhere (False), memory (True) or a directory.

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Final, Protocol, cast
 
 from langchain_modelscope._client import APIResponse
-from langchain_modelscope._images_errors import (
+from langchain_modelscope.errors import (
     ContentRefusedError,
     ImageTaskFailedError,
     ImageTaskTimeoutError,
     InvalidImageRequestError,
+    ModelNotFoundError,
+    ResponseDecodeError,
 )
-from langchain_modelscope.errors import ModelNotFoundError, ResponseDecodeError
 
 ASYNC_HEADER: Final = {"X-ModelScope-Async-Mode": "true"}
 TASK_HEADER: Final = {"X-ModelScope-Task-Type": "image_generation"}

@@ -15,13 +15,13 @@ from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackMan
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_modelscope._images_errors import (
+from langchain_modelscope.errors import (
     ContentRefusedError,
     ImageTaskFailedError,
     ImageTaskTimeoutError,
     InvalidImageRequestError,
+    QuotaExceededError,
 )
-from langchain_modelscope.errors import QuotaExceededError
 from langchain_modelscope.images import GeneratedImages, ModelScopeImageGenerator
 
 __all__ = ["ImageToolInput", "ModelScopeImageTool"]

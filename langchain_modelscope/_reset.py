@@ -12,6 +12,10 @@ import email.utils
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langchain_modelscope._wording import QuotaPeriod
 
 #: The time zone in which ModelScope's quotas roll over (China Standard Time, no DST).
 RESET_TIMEZONE = timezone(timedelta(hours=8), name="UTC+08:00")
@@ -41,6 +45,15 @@ def next_monthly_reset(now: datetime | None = None) -> datetime:
     year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
     first = datetime(year, month, 1, tzinfo=RESET_TIMEZONE)
     return first.astimezone(timezone.utc)
+
+
+def next_reset(period: QuotaPeriod | None, now: datetime | None = None) -> datetime | None:
+    """The next reset of a ``"day"`` or ``"month"`` quota; None for a quota with no clock."""
+    if period == "month":
+        return next_monthly_reset(now)
+    if period == "day":
+        return next_daily_reset(now)
+    return None
 
 
 #: Headers that can say when a spent quota comes back, in the order they are trusted.

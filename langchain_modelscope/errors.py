@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from langchain_core import exceptions as lc_exceptions
 
-from langchain_modelscope._reset import next_daily_reset, next_monthly_reset
+from langchain_modelscope._reset import next_reset
 from langchain_modelscope._wording import QuotaPeriod
 
 if TYPE_CHECKING:
@@ -299,11 +299,7 @@ class QuotaExceededError(APIStatusError, lc_exceptions.ModelRateLimitError):
     def next_reset(self, now: datetime) -> datetime | None:
         """The reset this quota waits for, seen from ``now`` (a ledger may keep its own clock);
         None when it has no clock (points, an unknown cap)."""
-        if self.period == "month":
-            return next_monthly_reset(now)
-        if self.period == "day":
-            return next_daily_reset(now)
-        return None
+        return next_reset(self.period, now)
 
     def _advice(self) -> str:
         what = "the account's" if self.scope == "account" else "this model's"

@@ -42,13 +42,6 @@ from langchain_modelscope._fallback_step import DEFAULT_RULES
 from langchain_modelscope._fallback_walk import Walk
 from langchain_modelscope._governor import MaxConcurrentRequests
 from langchain_modelscope._images_download import Target, afetch, download_target, fetch
-from langchain_modelscope._images_errors import (
-    ContentRefusedError,
-    ImageTaskCancelledError,
-    ImageTaskFailedError,
-    ImageTaskTimeoutError,
-    InvalidImageRequestError,
-)
 from langchain_modelscope._images_task import (
     ASYNC_HEADER,
     TASK_HEADER,
@@ -61,6 +54,11 @@ from langchain_modelscope._images_task import (
 )
 from langchain_modelscope.errors import (
     APIStatusError,
+    ContentRefusedError,
+    ImageTaskCancelledError,
+    ImageTaskFailedError,
+    ImageTaskTimeoutError,
+    InvalidImageRequestError,
     ModelNotFoundError,
     QuotaExceededError,
     QuotaScope,

@@ -350,15 +350,20 @@ def test_every_public_error_is_defined_and_drawn_in_the_tree() -> None:
 
 
 def test_old_import_paths_still_give_the_same_classes() -> None:
-    from langchain_modelscope import _balance, _images_errors, embeddings, fallback, images
+    from langchain_modelscope import _balance, embeddings, fallback, images
 
     assert fallback.AllCandidatesFailedError is errors.AllCandidatesFailedError
     assert embeddings.EmbeddingInputError is errors.EmbeddingInputError
     assert embeddings.EmbeddingResponseError is errors.EmbeddingResponseError
     assert _balance.BalanceUnavailableError is errors.BalanceUnavailableError
     assert langchain_modelscope.BalanceUnavailableError is errors.BalanceUnavailableError
-    for name in _images_errors.__all__:
-        assert getattr(_images_errors, name) is getattr(errors, name)
+    for name in (
+        "ContentRefusedError",
+        "ImageTaskCancelledError",
+        "ImageTaskFailedError",
+        "ImageTaskTimeoutError",
+        "InvalidImageRequestError",
+    ):
         assert getattr(images, name) is getattr(errors, name)
 
 
