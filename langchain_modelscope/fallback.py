@@ -99,7 +99,6 @@ __all__ = [
     "FallbackEmbeddings",
 ]
 
-_DEFAULT_COOLDOWN = DEFAULT_COOLDOWN
 #: ``ls_model_name`` of a fallback's own run; ``response_metadata`` names who served.
 FALLBACK_MODEL_NAME = "fallback"
 
@@ -110,12 +109,12 @@ class _FallbackSettings(BaseModel):
     ledger: QuotaLedger | None = Field(default=None, exclude=True)
     """Where exhaustion is remembered; None: the process-wide default ledger (in memory,
     unless :func:`~langchain_modelscope.quota.set_default_ledger` replaced it)."""
-    quota_cooldown: timedelta = _DEFAULT_COOLDOWN
+    quota_cooldown: timedelta = DEFAULT_COOLDOWN
     """How long a spent quota is skipped when neither the error nor a header says when it
     resets (other providers; ModelScope's quotas reset at 00:00 UTC+8)."""
-    auth_cooldown: timedelta = _DEFAULT_COOLDOWN
+    auth_cooldown: timedelta = DEFAULT_COOLDOWN
     """How long an account whose token was refused (401/403) is skipped."""
-    not_found_cooldown: timedelta = _DEFAULT_COOLDOWN
+    not_found_cooldown: timedelta = DEFAULT_COOLDOWN
     """How long a model the provider does not know is skipped."""
     fallback_on_unknown_errors: bool = False
     """Move on after an error that cannot be classified (default: raise it, it is most

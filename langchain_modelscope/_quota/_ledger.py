@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from langchain_modelscope._quota._marks import (
+    TOKEN_LIKE,
     MarkKind,
     QuotaEntry,
     QuotaKey,
@@ -63,11 +64,10 @@ RETIRED_FOR = timedelta(days=1)
 
 # Credentials in URLs and ModelScope tokens, scrubbed from the store-failure WARNING.
 _URL_PASSWORD = re.compile(r"(\w+://[^/\s:@]*:)[^@\s/]*@")
-_TOKEN = re.compile(r"\b(ms-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 
 
 def _scrub(text: str) -> str:
-    return _TOKEN.sub("***", _URL_PASSWORD.sub(r"\1***@", text))
+    return TOKEN_LIKE.sub("***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
 def _utc_now() -> datetime:

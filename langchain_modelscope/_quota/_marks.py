@@ -33,10 +33,10 @@ MARK_KINDS: tuple[str, ...] = get_args(MarkKind)
 
 _FINGERPRINT_NAMESPACE = b"langchain-modelscope/quota-account/v1\x00"
 _FINGERPRINT_LENGTH = 12
-# ModelScope tokens are "ms-" + a UUID, older ones a bare UUID: such a value is a token, not
-# a fingerprint, and must never reach a store.
-_TOKEN_LIKE = re.compile(
-    r"^(ms-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
+#: ModelScope tokens are "ms-" + a UUID, older ones a bare UUID: such a value is a token, not
+#: a fingerprint, and must never reach a store (nor a log line: the ledger scrubs it).
+TOKEN_LIKE = re.compile(
+    r"\b(ms-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)
@@ -118,7 +118,7 @@ class QuotaKey:
             require_text("QuotaKey", field, getattr(self, field))
         if self.account == ACCOUNT_WIDE:
             raise ValueError('QuotaKey.account cannot be "*": use account_fingerprint(token)')
-        if _TOKEN_LIKE.match(self.account.strip()):
+        if TOKEN_LIKE.fullmatch(self.account.strip()):
             # Deliberately does not echo the value: it is most likely a secret.
             raise ValueError(
                 "QuotaKey.account looks like an API token; pass account_fingerprint(token) "

@@ -290,12 +290,16 @@ class RedisQuotaStore(QuotaStore):
     def get(self, key: QuotaKey) -> QuotaEntry | None:
         return self._decode(self._client.hgetall(self._redis_key(key)))
 
-    def get_many(self, keys: Sequence[QuotaKey]) -> list[QuotaEntry]:
+    def _read_marks(self, names: Iterable[Any]) -> list[QuotaEntry]:
+        """The marks under ``names``, in one round trip (missing or foreign ones left out)."""
         pipeline = self._client.pipeline(transaction=False)
-        for key in keys:
-            pipeline.hgetall(self._redis_key(key))
+        for name in names:
+            pipeline.hgetall(name)
         decoded = (self._decode(raw) for raw in pipeline.execute(raise_on_error=False))
         return [entry for entry in decoded if entry is not None]
+
+    def get_many(self, keys: Sequence[QuotaKey]) -> list[QuotaEntry]:
+        return self._read_marks(self._redis_key(key) for key in keys)
 
     def delete(self, key: QuotaKey, kind: MarkKind | None = None) -> None:
         if kind is None:
@@ -331,13 +335,7 @@ class RedisQuotaStore(QuotaStore):
 
     def entries(self) -> list[QuotaEntry]:
         names = self._mark_names()
-        if not names:
-            return []
-        pipeline = self._client.pipeline(transaction=False)
-        for name in names:
-            pipeline.hgetall(name)
-        decoded = (self._decode(raw) for raw in pipeline.execute(raise_on_error=False))
-        return [entry for entry in decoded if entry is not None]
+        return self._read_marks(names) if names else []
 
     def prune(self, now: datetime) -> int:
         cutoff = _micros(as_utc(now, "now"))
