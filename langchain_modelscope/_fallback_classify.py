@@ -39,7 +39,7 @@ from langchain_core import exceptions as lc_exceptions
 from langchain_core.exceptions import OutputParserException
 
 from langchain_modelscope import _wording
-from langchain_modelscope._reset import next_daily_reset, next_monthly_reset, reset_from_headers
+from langchain_modelscope._reset import next_reset, reset_from_headers
 from langchain_modelscope._wording import QuotaPeriod
 from langchain_modelscope.errors import (
     APIConnectionError,
@@ -249,15 +249,6 @@ def _quota_scope(codes: set[str], text: str) -> Scope:
     return "model" if _wording.is_model_scoped_quota(text, codes) else "account"
 
 
-def _reset_from_wording(period: QuotaPeriod | None, now: datetime) -> datetime | None:
-    """ModelScope's quota wording through another client (e.g. ChatOpenAI at its base URL)."""
-    if period == "month":
-        return next_monthly_reset(now)
-    if period == "day":
-        return next_daily_reset(now)
-    return None
-
-
 def _transient_by_type(error: BaseException) -> bool:
     if isinstance(error, TimeoutError | ConnectionError):
         return True
@@ -293,7 +284,7 @@ def classify_error(error: BaseException, now: datetime) -> Failure:
         return Failure("throttle", message, name, status, retry_after=wait)
     if _wording.is_any_quota(text, codes):
         period = _wording.quota_period(text)
-        until = reset_from_headers(headers, now) or _reset_from_wording(period, now)
+        until = reset_from_headers(headers, now) or next_reset(period, now)
         scope = _quota_scope(codes, text)
         return Failure("quota", message, name, status, scope, until, period)
     if isinstance(error, lc_exceptions.ContextOverflowError):
