@@ -144,10 +144,11 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def warn_unknown_call_params(names: Any, local: frozenset[str], stacklevel: int = 2) -> None:
+def warn_unknown_call_params(names: Any, stacklevel: int = 2) -> None:
     """One warning per unknown call-time name and process: it is still sent (ModelScope models
-    take extra fields), but a typo such as ``temprature`` should not go unseen."""
-    unknown = [n for n in names if n not in KNOWN_BODY_PARAMS and n not in local]
+    take extra fields), but a typo such as ``temprature`` should not go unseen. ``names`` are
+    the ones sent: the chat model's own keyword arguments are already left out."""
+    unknown = [n for n in names if n not in KNOWN_BODY_PARAMS]
     if not unknown:
         return
     with _warned_lock:

@@ -116,7 +116,7 @@ def build_body(
         call["stop"] = stop
     if call:
         check_params(call, "at call time")
-        warn_unknown_call_params(call, LOCAL_KWARGS, stacklevel=3)
+        warn_unknown_call_params(call, stacklevel=3)
         body.update(call)
     if not body.get("model") or not isinstance(body["model"], str):
         raise ValueError(f"model must be a non-empty ModelScope model id, got {body['model']!r}")

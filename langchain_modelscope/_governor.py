@@ -456,9 +456,6 @@ class Gate:
     def _deadline(self) -> float | None:
         return None if self._wait is None else time.monotonic() + self._wait
 
-    def _remaining(self, deadline: float | None) -> float | None:
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
-
     @contextmanager
     def hold(self, model: str | None = None) -> Iterator[None]:
         """Hold one slot of the account (and a lease, when shared) for the ``with`` body."""
