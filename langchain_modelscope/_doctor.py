@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from langchain_modelscope._doctor_facts import (
     facts,
 )
 from langchain_modelscope._doctor_free import check_balance, check_listed_models, list_models
-from langchain_modelscope._doctor_paid import PAID_CHECKS, PaidCheck, Probe
+from langchain_modelscope._doctor_paid import PAID_CHECKS, PaidCheck, Probe, not_checked
 from langchain_modelscope._version import __version__
 from langchain_modelscope.errors import APIError, MissingAPIKeyError
 
@@ -157,10 +157,7 @@ def _plan(
 def _declined(plan: list[tuple[PaidCheck, PlannedCheck]], reason: str) -> None:
     for position, (check, planned) in enumerate(plan):
         if planned.skipped is None:
-            plan[position] = (
-                check,
-                PlannedCheck(planned.name, planned.what, planned.model, planned.max_points, reason),
-            )
+            plan[position] = (check, replace(planned, skipped=reason))
 
 
 def _run_check(check: PaidCheck, probe: Probe, model: str) -> dict[str, Finding]:
@@ -171,7 +168,7 @@ def _run_check(check: PaidCheck, probe: Probe, model: str) -> dict[str, Finding]
         note = probe.redact(f"the call failed: {type(error).__name__}: {error}")
     except Exception as error:  # a diagnostic must report, not crash, on an odd answer
         note = probe.redact(f"the check failed on an unexpected answer: {type(error).__name__}")
-    return {fact: Finding("not_checked", note=note) for fact in check.facts}
+    return not_checked(check.facts, note)
 
 
 def doctor(

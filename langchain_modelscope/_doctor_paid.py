@@ -81,7 +81,7 @@ def _failure(probe: Probe, error: APIError) -> str:
     return probe.redact(f"the call failed: {type(error).__name__}: {error}")
 
 
-def _not_checked(facts: Iterable[str], note: str) -> Findings:
+def not_checked(facts: Iterable[str], note: str) -> Findings:
     return {fact: Finding("not_checked", note=note) for fact in facts}
 
 
@@ -157,9 +157,10 @@ def check_plain(probe: Probe, model: str) -> Findings:
     try:
         answer = _call(probe, {"model": model, "messages": _ASK, "max_tokens": 8})
     except APIError as error:
-        found = _not_checked(_PLAIN_FACTS, _failure(probe, error))
+        failure = _failure(probe, error)
+        found = not_checked(_PLAIN_FACTS, failure)
         if isinstance(error, ModelNotFoundError) and model == default_model():
-            found["default_model"] = Finding("different", _failure(probe, error))
+            found["default_model"] = Finding("different", failure)
         return found
     after = probe.read_balance()
     found = _regime(probe, answer.headers, after)
@@ -186,11 +187,10 @@ def _regime(probe: Probe, headers: Mapping[str, str], after: PointsBalance | Non
     shown = ", ".join(f"{name}: {value}" for name, value in present.items())
     before = probe.before
     fell: bool | None = None
+    moved = ""
     if before is not None and after is not None:
         fell = after.available < before.available
-    moved = (
-        "" if fell is None else f"; the balance went {before.available} -> {after.available}"  # type: ignore[union-attr]
-    )
+        moved = f"; the balance went {before.available} -> {after.available}"
     if fell is None:
         note = "the balance could not be read: told by the headers alone, as the package does"
         regime = (
@@ -280,7 +280,7 @@ def check_stream(probe: Probe, model: str) -> Findings:
                 elif _full_usage(usage) and not _zero_usage(usage):
                     last_usage = usage
     except APIError as error:
-        return _not_checked(_STREAM_FACTS, _failure(probe, error))
+        return not_checked(_STREAM_FACTS, _failure(probe, error))
     found: Findings = {}
     if last_usage is not None:
         found["stream_usage"] = Finding(
@@ -336,7 +336,7 @@ def _thinking_answer(
             "family rules miss would fail instead of being streamed"
         )
         return {fact: Finding("different", seen, note)}
-    return _not_checked((fact,), _failure(probe, error))
+    return not_checked((fact,), _failure(probe, error))
 
 
 check_hybrid = _thinking_check(
@@ -365,7 +365,7 @@ def check_json_schema(probe: Probe, model: str) -> Findings:
     try:
         answer = _call(probe, body)
     except APIError as error:
-        return _not_checked(("json_schema",), _failure(probe, error))
+        return not_checked(("json_schema",), _failure(probe, error))
     data = answer.data if isinstance(answer.data, Mapping) else {}
     choices = data.get("choices")
     if not choices:
@@ -413,10 +413,10 @@ def check_tools(probe: Probe, model: str) -> Findings:
                     assert isinstance(message, AIMessageChunk)
                     merged = message if merged is None else merged + message
     except APIError as error:
-        return _not_checked(("tool_call_deltas",), _failure(probe, error))
+        return not_checked(("tool_call_deltas",), _failure(probe, error))
     if merged is None or not (merged.tool_calls or merged.invalid_tool_calls):
         note = "the model answered without calling a tool (tool_choice auto)"
-        return _not_checked(("tool_call_deltas",), note)
+        return not_checked(("tool_call_deltas",), note)
     names = ", ".join(str(call["name"]) for call in merged.tool_calls)
     shape = f"{pieces} pieces" + (f", {without_index} without index" if without_index else "")
     if merged.invalid_tool_calls:

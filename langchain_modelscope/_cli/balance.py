@@ -12,10 +12,12 @@ from langchain_modelscope._balance import BalanceUnavailableError, points_balanc
 from langchain_modelscope._cli._common import (
     EXIT_AUTH,
     EXIT_OK,
+    EXIT_USAGE,
     CliError,
     Command,
     add_base_url,
     add_json_flag,
+    cli_error,
     exit_code_for,
     print_json,
     print_table,
@@ -32,12 +34,14 @@ def _tokens(args: argparse.Namespace) -> list[SecretStr]:
         try:
             return [resolve_api_key(None)[0]]
         except MissingAPIKeyError as error:
-            raise CliError(str(error), EXIT_AUTH) from None
+            raise cli_error(error) from None
     path = Path(args.token_file)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise CliError(f"cannot read --token-file {str(path)!r}: {exc.strerror}", 2) from None
+        raise CliError(
+            f"cannot read --token-file {str(path)!r}: {exc.strerror}", EXIT_USAGE
+        ) from None
     tokens = [
         SecretStr(line.strip()) for line in lines if line.strip() and not line.startswith("#")
     ]

@@ -12,7 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from langchain_modelscope._cli._common import CliError, Command, add_base_url, print_json
+from langchain_modelscope._cli._common import (
+    EXIT_USAGE,
+    CliError,
+    Command,
+    add_base_url,
+    print_json,
+)
 from langchain_modelscope._doctor import DEFAULT_DOCTOR_TIMEOUT, PlannedCheck, doctor
 
 NO_TERMINAL = "no terminal to confirm on: pass --yes to spend points"
@@ -80,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
         )
     except ValueError as error:
-        raise CliError(str(error), 2) from None
+        raise CliError(str(error), EXIT_USAGE) from None
     if args.json:
         print_json(report.to_dict())
     else:

@@ -10,6 +10,7 @@ import httpx
 
 from langchain_modelscope._cli._common import (
     EXIT_OK,
+    EXIT_USAGE,
     CliError,
     Command,
     add_base_url,
@@ -26,7 +27,7 @@ from langchain_modelscope._client import (
     resolve_base_url,
 )
 from langchain_modelscope._pools import shared_sync_client
-from langchain_modelscope._profiles import is_retired
+from langchain_modelscope._profiles import is_retired, profile_for
 from langchain_modelscope.errors import APIConnectionError, MissingAPIKeyError, error_from_response
 
 _EMBEDDING: Final = re.compile(r"embedding|(^|/)bge-", re.IGNORECASE)
@@ -83,10 +84,8 @@ def kind_of(model_id: str) -> str:
 
 def describe(model_id: str, owned_by: Any = None) -> dict[str, Any]:
     """One row: the live id merged with the chat model's profile (chat models only)."""
-    from langchain_modelscope._profiles import profile_for as _profile_for
-
     kind = kind_of(model_id)
-    profile: dict[str, Any] = dict(_profile_for(model_id)) if kind == "chat" else {}
+    profile: dict[str, Any] = dict(profile_for(model_id)) if kind == "chat" else {}
     return {
         "id": model_id,
         "kind": kind,
@@ -109,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         base_url = resolve_base_url(args.base_url)
     except ValueError as exc:
-        raise CliError(str(exc), 2) from None
+        raise CliError(str(exc), EXIT_USAGE) from None
     rows = [describe(item["id"], item.get("owned_by")) for item in _live(base_url)]
     rows.sort(key=lambda row: row["id"].lower())
     if args.json:

@@ -65,7 +65,7 @@ def gate(state: EmulatorState, ex: Exchange) -> tuple[Account, ModelInfo] | Answ
     if isinstance(account, Answer):
         return account
     if not isinstance(ex.body, dict):
-        return state.error(400, msg.CHOICE_BAD_BODY, ex, code="invalid_parameter_error")
+        return state.bad_request(msg.CHOICE_BAD_BODY, ex)
     info = lookup_model(state, ex)
     if isinstance(info, Answer):
         return info
@@ -365,7 +365,7 @@ def balance(state: EmulatorState, ex: Exchange) -> Answer:
     if mode == "unsuccessful":
         return _openapi_error(200, "SystemError", msg.CHOICE_BALANCE_UNSUCCESSFUL, ex)
     with state.lock:
-        free = sum(g.amount for g in live_grants(state, account))
+        free = available(state, account)
         frozen = account.frozen
     data = {
         "total_balance": _number(free + frozen),

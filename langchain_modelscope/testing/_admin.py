@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from langchain_modelscope.testing._types import Fault, ScriptedReply
+from langchain_modelscope.testing._types import GRANT_LIFETIME, Fault, ScriptedReply
 from langchain_modelscope.testing._wire import Answer, json_bytes
 
 if TYPE_CHECKING:
@@ -113,7 +113,8 @@ def _route(
         )
         return _ok({"token": token})
     elif name == "points/grant":
-        expires = timedelta(seconds=float(data.get("expires_in_seconds", 86400)))
+        seconds = data.get("expires_in_seconds", GRANT_LIFETIME.total_seconds())
+        expires = timedelta(seconds=float(seconds))
         emu.grant_points(data["token"], float(data["amount"]), expires_in=expires)
     elif name == "points/set":
         emu.set_balance(data["token"], float(data["amount"]))

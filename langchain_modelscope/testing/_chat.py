@@ -32,22 +32,20 @@ def _check(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer | None
     body: dict[str, Any] = ex.body
     config = state.config
     if not info.chat:
-        return _bad(state, ex, msg.CHOICE_NOT_CHAT.format(model=ex.model))
+        return state.bad_request(msg.CHOICE_NOT_CHAT.format(model=ex.model), ex)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        return _bad(state, ex, msg.CHOICE_NO_MESSAGES)
+        return state.bad_request(msg.CHOICE_NO_MESSAGES, ex)
     streamed = body.get("stream") is True
     if not streamed and info.thinking == "hybrid" and body.get("enable_thinking") is not False:
-        return _bad(state, ex, config.hybrid_thinking_message or msg.SHEET_HYBRID_NON_STREAM)
+        return state.bad_request(config.hybrid_thinking_message or msg.SHEET_HYBRID_NON_STREAM, ex)
     if not streamed and info.thinking == "only":
-        return _bad(state, ex, config.thinking_only_message or msg.SHEET_THINKING_ONLY_NON_STREAM)
+        return state.bad_request(
+            config.thinking_only_message or msg.SHEET_THINKING_ONLY_NON_STREAM, ex
+        )
     if not info.vision and all_images(messages):
-        return _bad(state, ex, msg.CHOICE_NO_VISION.format(model=ex.model))
+        return state.bad_request(msg.CHOICE_NO_VISION.format(model=ex.model), ex)
     return None
-
-
-def _bad(state: EmulatorState, ex: Exchange, text: str) -> Answer:
-    return state.error(400, text, ex, code="invalid_parameter_error")
 
 
 def _forces_a_tool(body: dict[str, Any]) -> bool:

@@ -25,10 +25,6 @@ PNG = bytes.fromhex(
 )
 
 
-def _bad(state: EmulatorState, ex: Exchange, text: str) -> Answer:
-    return state.error(400, text, ex, code="invalid_parameter_error")
-
-
 # --------------------------------------------------------------------------- embeddings
 
 
@@ -45,18 +41,20 @@ def _check_embedding_input(state: EmulatorState, ex: Exchange, info: ModelInfo) 
     body: dict[str, Any] = ex.body
     texts = _texts(body.get("input"))
     if texts is None:
-        return _bad(state, ex, msg.CHOICE_BAD_INPUT)
+        return state.bad_request(msg.CHOICE_BAD_INPUT, ex)
     if not texts or any(not t.strip() for t in texts):
-        return _bad(state, ex, msg.CHOICE_EMPTY_INPUT)
+        return state.bad_request(msg.CHOICE_EMPTY_INPUT, ex)
     batch = config.max_embedding_batch
     if batch is not None and len(texts) > batch:
-        return _bad(state, ex, msg.CHOICE_BATCH_TOO_LARGE.format(count=len(texts), limit=batch))
+        return state.bad_request(
+            msg.CHOICE_BATCH_TOO_LARGE.format(count=len(texts), limit=batch), ex
+        )
     for index, text in enumerate(texts):
         words = count_tokens(text)
         if words > config.max_embedding_words:
             limit = config.max_embedding_words
-            return _bad(
-                state, ex, msg.CHOICE_INPUT_TOO_LONG.format(index=index, words=words, limit=limit)
+            return state.bad_request(
+                msg.CHOICE_INPUT_TOO_LONG.format(index=index, words=words, limit=limit), ex
             )
     wanted = body.get("dimensions")
     if (
@@ -68,19 +66,19 @@ def _check_embedding_input(state: EmulatorState, ex: Exchange, info: ModelInfo) 
             or not 1 <= wanted <= info.dimension
         )
     ):
-        return _bad(state, ex, msg.CHOICE_BAD_DIMENSIONS.format(limit=info.dimension))
+        return state.bad_request(msg.CHOICE_BAD_DIMENSIONS.format(limit=info.dimension), ex)
     return None
 
 
 def _embedding_checks(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer | None:
     if not state.config.embeddings_enabled:
-        return _bad(state, ex, msg.CHOICE_EMBEDDINGS_DISABLED)
+        return state.bad_request(msg.CHOICE_EMBEDDINGS_DISABLED, ex)
     if info.kind != "embedding":
-        return _bad(state, ex, msg.CHOICE_NOT_EMBEDDING.format(model=ex.model))
+        return state.bad_request(msg.CHOICE_NOT_EMBEDDING.format(model=ex.model), ex)
     encoding = ex.body.get("encoding_format")
     if encoding not in ("float", "base64"):
         shown = encoding if isinstance(encoding, str) else ""
-        return _bad(state, ex, msg.SHEET_ENCODING_FORMAT.format(value=shown))
+        return state.bad_request(msg.SHEET_ENCODING_FORMAT.format(value=shown), ex)
     return _check_embedding_input(state, ex, info)
 
 
@@ -121,26 +119,26 @@ def _image_checks(state: EmulatorState, ex: Exchange, info: ModelInfo) -> Answer
     """§1: the async header, a prompt under 2,000 characters, a size and seed in range."""
     body: dict[str, Any] = ex.body
     if info.kind != "image":
-        return _bad(state, ex, msg.CHOICE_NOT_IMAGE.format(model=ex.model))
+        return state.bad_request(msg.CHOICE_NOT_IMAGE.format(model=ex.model), ex)
     if ex.header("x-modelscope-async-mode").lower() != "true":
-        return _bad(state, ex, msg.CHOICE_ASYNC_REQUIRED)
+        return state.bad_request(msg.CHOICE_ASYNC_REQUIRED, ex)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
-        return _bad(state, ex, msg.CHOICE_NO_PROMPT)
+        return state.bad_request(msg.CHOICE_NO_PROMPT, ex)
     if len(prompt) >= 2000:
-        return _bad(state, ex, msg.CHOICE_PROMPT_TOO_LONG)
+        return state.bad_request(msg.CHOICE_PROMPT_TOO_LONG, ex)
     size = body.get("size")
     if size is not None:
         limit = image_size_limit(ex.model)
         parts = size.lower().split("x") if isinstance(size, str) else []
         sides = [int(p) for p in parts if p.isdigit()]
         if len(parts) != 2 or len(sides) != 2 or not all(64 <= s <= limit for s in sides):
-            return _bad(state, ex, msg.CHOICE_BAD_SIZE.format(limit=limit))
+            return state.bad_request(msg.CHOICE_BAD_SIZE.format(limit=limit), ex)
     seed = body.get("seed")
     if seed is not None and (
         not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= _SEED_MAX
     ):
-        return _bad(state, ex, msg.CHOICE_BAD_SEED)
+        return state.bad_request(msg.CHOICE_BAD_SEED, ex)
     return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from langchain_modelscope.testing._types import (
+    GRANT_LIFETIME,
     AccountState,
     EmulatorConfig,
     Fault,
@@ -142,7 +143,7 @@ class EmulatorRemote:
         return str(self._call("POST", "accounts", payload)["token"])
 
     def grant_points(
-        self, token: str, amount: float, *, expires_in: timedelta = timedelta(hours=24)
+        self, token: str, amount: float, *, expires_in: timedelta = GRANT_LIFETIME
     ) -> None:
         """See `ModelScopeEmulator.grant_points`."""
         payload = {

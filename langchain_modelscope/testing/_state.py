@@ -223,6 +223,10 @@ class EmulatorState:
             }
         return Answer(status, json_bytes(body), dict(headers or {}))
 
+    def bad_request(self, message: str, ex: Exchange) -> Answer:
+        """A 400 for a request the endpoint refuses (code ``invalid_parameter_error``)."""
+        return self.error(400, message, ex, code="invalid_parameter_error")
+
     def sheet_answer(
         self, name: str, ex: Exchange, headers: dict[str, str] | None = None
     ) -> Answer:
